@@ -1,0 +1,86 @@
+// OpenBLASBackend: GEMM through cblas_sgemm and linear algebra through
+// LAPACKE; everything else is the shared Swift kernels, split across threads
+// above a size threshold. The only file that sees C.
+
+#if OpenBLAS
+import COpenBLAS
+import Foundation
+
+/// The OpenBLAS-backed backend.
+public final class OpenBLASBackend: SwiftKernels, Backend, @unchecked Sendable {
+    public var name: String { "openblas" }
+
+    /// OpenBLAS's kernel family for this CPU (`openblas_get_corename`), e.g. "Haswell".
+    public static var coreName: String { String(cString: openblas_get_corename()) }
+
+    /// A backend using `threads` threads (OpenBLAS's pool and the Swift kernels).
+    public init(threads: Int) {
+        super.init(threads: threads, parallelThreshold: 1 << 15)
+        openblas_set_num_threads(Int32(threads))
+    }
+
+    public override var threads: Int {
+        didSet { openblas_set_num_threads(Int32(max(1, threads))) }
+    }
+
+    public func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+                     a: UnsafePointer<Float>, lda: Int, strideA: Int,
+                     b: UnsafePointer<Float>, ldb: Int, strideB: Int,
+                     beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, strideC: Int, batch: Int) {
+        if m == 0 || n == 0 { return }
+        if k == 0 {   // BLAS leaves C·β; make β = 0 an exact clear
+            for i in 0..<batch { for r in 0..<m {
+                let row = c + i * strideC + r * ldc
+                if beta == 0 { row.update(repeating: 0, count: n) } else { for j in 0..<n { row[j] *= beta } }
+            } }
+            return
+        }
+        let ta = transA ? CblasTrans : CblasNoTrans, tb = transB ? CblasTrans : CblasNoTrans
+        for i in 0..<batch {
+            cblas_sgemm(CblasRowMajor, ta, tb, /* m= */ Int32(m), /* n= */ Int32(n), /* k= */ Int32(k),
+                        /* alpha= */ alpha, /* a= */ a + i * strideA, /* lda= */ Int32(lda),
+                        /* b= */ b + i * strideB, /* ldb= */ Int32(ldb),
+                        /* beta= */ beta, /* c= */ c + i * strideC, /* ldc= */ Int32(ldc))
+        }
+    }
+
+    public func choleskySolve(_ a: UnsafeMutablePointer<Float>, n: Int, _ b: UnsafeMutablePointer<Float>, nrhs: Int) throws {
+        let info = LAPACKE_sposv(LAPACK_ROW_MAJOR, Int8(UInt8(ascii: "L")), /* n= */ Int32(n), /* nrhs= */ Int32(nrhs),
+                                 a, /* lda= */ Int32(n), b, /* ldb= */ Int32(nrhs))
+        if info > 0 { throw LinearAlgebraError("matrix is not positive definite (leading minor \(info))") }
+        if info < 0 { throw LinearAlgebraError("LAPACKE_sposv: bad argument \(-info)") }
+    }
+
+    public func leastSquares(_ a: UnsafePointer<Float>, m: Int, n: Int, _ b: UnsafePointer<Float>, nrhs: Int,
+                             _ x: UnsafeMutablePointer<Float>) throws {
+        guard m >= n else { throw LinearAlgebraError("least squares needs rows ≥ columns, got \(m)×\(n)") }
+        var aw = Array(UnsafeBufferPointer(start: a, count: m * n))
+        var bw = Array(UnsafeBufferPointer(start: b, count: m * nrhs))
+        let info = LAPACKE_sgels(LAPACK_ROW_MAJOR, Int8(UInt8(ascii: "N")), Int32(m), Int32(n), Int32(nrhs),
+                                 &aw, /* lda= */ Int32(n), &bw, /* ldb= */ Int32(nrhs))
+        if info > 0 { throw LinearAlgebraError("matrix is rank deficient (diagonal \(info) of R is zero)") }
+        if info < 0 { throw LinearAlgebraError("LAPACKE_sgels: bad argument \(-info)") }
+        for i in 0..<(n * nrhs) { x[i] = bw[i] }
+    }
+
+    public func symmetricEigen(_ a: UnsafePointer<Float>, n: Int, values: UnsafeMutablePointer<Float>,
+                               vectors: UnsafeMutablePointer<Float>) throws {
+        vectors.update(from: a, count: n * n)
+        let info = LAPACKE_ssyevd(LAPACK_ROW_MAJOR, Int8(UInt8(ascii: "V")), Int8(UInt8(ascii: "L")), Int32(n),
+                                  vectors, /* lda= */ Int32(n), values)
+        if info != 0 { throw LinearAlgebraError("LAPACKE_ssyevd failed to converge (info \(info))") }
+    }
+}
+
+/// Raw OpenBLAS entry points for baselines (benchmarks compare against these).
+public enum RawBLAS {
+    /// Row-major cblas_sgemm with no transposes: C = A·B.
+    public static func sgemm(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+                             c: UnsafeMutablePointer<Float>) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k),
+                    1, a, Int32(k), b, Int32(n), 0, c, Int32(n))
+    }
+    /// Sets OpenBLAS's thread count.
+    public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(n)) }
+}
+#endif

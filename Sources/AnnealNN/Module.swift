@@ -1,0 +1,1 @@
+// Module, layers and losses (see README).
