@@ -31,7 +31,7 @@ public final class Node: @unchecked Sendable {
 
     /// grad += g (g's storage is shared, not copied, when grad was empty).
     func accumulate(_ g: Tensor) {
-        precondition(g.shape == shape, "gradient of shape \(g.shape) for a tensor of shape \(shape)")
+        require(g.shape == shape, "gradient of shape \(g.shape) for a tensor of shape \(shape)")
         if var acc = grad {
             grad = nil          // make the buffer uniquely referenced so the add is in place
             acc.addInPlace(g)
@@ -63,14 +63,14 @@ extension Tensor {
     /// The graph below `self` is freed afterwards (call backward once per forward).
     public func backward(_ seed: Tensor? = nil) {
         guard let root = node else {
-            preconditionFailure("backward() on a tensor that does not require grad (shape \(shape))")
+            fatalError("backward() on a tensor that does not require grad (shape \(shape))")
         }
         let g0: Tensor
         if let seed {
-            precondition(seed.shape == shape, "backward seed of shape \(seed.shape) for output of shape \(shape)")
+            require(seed.shape == shape, "backward seed of shape \(seed.shape) for output of shape \(shape)")
             g0 = seed
         } else {
-            precondition(count == 1, "backward() without a seed needs a one-element output, shape is \(shape)")
+            require(count == 1, "backward() without a seed needs a one-element output, shape is \(shape)")
             g0 = Tensor.full(shape, 1)
         }
         // Iterative DFS post-order gives a topological order (inputs before outputs).

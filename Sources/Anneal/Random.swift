@@ -40,7 +40,7 @@ public struct RandomGenerator: Sendable, Codable, Equatable {
 
     /// Uniform integer in [0, n).
     public mutating func nextInt(_ n: Int) -> Int {
-        precondition(n > 0, "nextInt needs a positive bound, got \(n)")
+        require(n > 0, "nextInt needs a positive bound, got \(n)")
         return Int(next() % UInt64(n))
     }
 

@@ -45,7 +45,16 @@ public enum Shape {
     /// Resolves a possibly negative axis against `rank`; traps naming the shape if out of range.
     @inlinable public static func axis(_ axis: Int, rank: Int, shape: [Int]) -> Int {
         let a = axis < 0 ? axis + rank : axis
-        precondition(a >= 0 && a < max(rank, 1), "axis \(axis) out of range for shape \(shape)")
+        require(a >= 0 && a < max(rank, 1), "axis \(axis) out of range for shape \(shape)")
         return a
     }
+}
+
+/// Traps with `message` when `condition` is false, in every build mode
+/// (unlike `precondition`, whose message -O builds drop). For programmer
+/// errors such as incompatible shapes; the message names the shapes.
+@inlinable @inline(__always)
+public func require(_ condition: @autoclosure () -> Bool, _ message: @autoclosure () -> String,
+                    file: StaticString = #fileID, line: UInt = #line) {
+    if !condition() { fatalError(message(), file: file, line: line) }
 }

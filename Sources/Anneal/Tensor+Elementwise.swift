@@ -57,7 +57,7 @@ extension Tensor {
         let shape: [Int]
         if a.shape == b.shape { shape = a.shape } else {
             guard let s = Shape.broadcast(a.shape, b.shape) else {
-                preconditionFailure("\(op): shapes \(a.shape) and \(b.shape) do not broadcast")
+                fatalError("\(op): shapes \(a.shape) and \(b.shape) do not broadcast")
             }
             shape = s
         }

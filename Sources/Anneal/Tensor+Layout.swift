@@ -9,10 +9,10 @@ extension Tensor {
         var target = newShape
         if let hole = newShape.firstIndex(of: -1) {
             let known = newShape.enumerated().reduce(1) { $1.offset == hole ? $0 : $0 * $1.element }
-            precondition(known > 0 && count % known == 0, "cannot reshape \(shape) to \(newShape)")
+            require(known > 0 && count % known == 0, "cannot reshape \(shape) to \(newShape)")
             target[hole] = count / known
         }
-        precondition(Shape.count(target) == count, "cannot reshape \(shape) (\(count) elements) to \(newShape)")
+        require(Shape.count(target) == count, "cannot reshape \(shape) (\(count) elements) to \(newShape)")
         if target == shape { return self }
         let view = Tensor(shape: target, storage: storage)
         guard Tensor.needsGraph(self) else { return view }
@@ -22,7 +22,7 @@ extension Tensor {
 
     /// Axes reordered: the result's axis i is this tensor's axis `perm[i]` (a copy).
     public func permuted(_ perm: [Int]) -> Tensor {
-        precondition(perm.count == rank && Set(perm) == Set(0..<rank), "bad permutation \(perm) for shape \(shape)")
+        require(perm.count == rank && Set(perm) == Set(0..<rank), "bad permutation \(perm) for shape \(shape)")
         if perm == Array(0..<rank) { return self }
         let out = Tensor(uninitializedShape: perm.map { shape[$0] })
         Runtime.backend.permute(ptr, shape: shape, perm: perm, out.storage.base)
@@ -42,14 +42,14 @@ extension Tensor {
 
     /// Joins tensors along `axis`; all other extents must agree.
     public static func concat(_ parts: [Tensor], axis: Int = 0) -> Tensor {
-        precondition(!parts.isEmpty, "concat of no tensors")
+        require(!parts.isEmpty, "concat of no tensors")
         let first = parts[0]
         let ax = Shape.axis(axis, rank: first.rank, shape: first.shape)
         for p in parts {
             var a = p.shape, b = first.shape
-            precondition(a.count == b.count, "concat: shapes \(p.shape) and \(first.shape) differ in rank")
+            require(a.count == b.count, "concat: shapes \(p.shape) and \(first.shape) differ in rank")
             a[ax] = 0; b[ax] = 0
-            precondition(a == b, "concat along axis \(axis): shapes \(p.shape) and \(first.shape) do not fit")
+            require(a == b, "concat along axis \(axis): shapes \(p.shape) and \(first.shape) do not fit")
         }
         var outShape = first.shape
         outShape[ax] = parts.reduce(0) { $0 + $1.shape[ax] }
@@ -76,7 +76,7 @@ extension Tensor {
     /// Splits along `axis` into pieces of the given sizes (they must add up to the extent).
     public func split(_ sizes: [Int], axis: Int = 0) -> [Tensor] {
         let ax = Shape.axis(axis, rank: rank, shape: shape)
-        precondition(sizes.reduce(0, +) == shape[ax], "split sizes \(sizes) do not add up to \(shape[ax]) in shape \(shape)")
+        require(sizes.reduce(0, +) == shape[ax], "split sizes \(sizes) do not add up to \(shape[ax]) in shape \(shape)")
         var start = 0
         return sizes.map { size in
             defer { start += size }
@@ -87,7 +87,7 @@ extension Tensor {
     /// Elements `range` along `axis` (a copy; a free view when `axis` is the outermost one).
     public func slice(axis: Int = 0, _ range: Range<Int>) -> Tensor {
         let ax = Shape.axis(axis, rank: rank, shape: shape)
-        precondition(range.lowerBound >= 0 && range.upperBound <= shape[ax],
+        require(range.lowerBound >= 0 && range.upperBound <= shape[ax],
                      "slice \(range) out of bounds for axis \(axis) of shape \(shape)")
         var outShape = shape
         outShape[ax] = range.count
@@ -115,13 +115,13 @@ extension Tensor {
     public func gather(axis: Int, indices: [Int], indexShape: [Int]) -> Tensor {
         let ax = Shape.axis(axis, rank: rank, shape: shape)
         var check = indexShape
-        precondition(check.count == rank, "gather: index shape \(indexShape) vs tensor shape \(shape)")
+        require(check.count == rank, "gather: index shape \(indexShape) vs tensor shape \(shape)")
         check[ax] = shape[ax]
-        precondition(check == shape && indices.count == Shape.count(indexShape),
+        require(check == shape && indices.count == Shape.count(indexShape),
                      "gather: index shape \(indexShape) does not fit tensor shape \(shape) at axis \(axis)")
         let outer = Shape.count(Array(shape[..<ax])), inner = Shape.count(Array(shape[(ax + 1)...]))
         let l = shape[ax], k = indexShape[ax]
-        for v in indices { precondition(v >= 0 && v < l, "gather: index \(v) out of range 0..<\(l) for shape \(shape)") }
+        for v in indices { require(v >= 0 && v < l, "gather: index \(v) out of range 0..<\(l) for shape \(shape)") }
         let out = Tensor(uninitializedShape: indexShape)
         for o in 0..<outer { for j in 0..<k { for i in 0..<inner {
             let idx = (o * k + j) * inner + i

@@ -9,7 +9,7 @@ extension Tensor {
     /// or one side is a plain matrix shared by every batch item.
     /// `transposeA`/`transposeB` read the stored matrix as transposed (no copy).
     public static func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false) -> Tensor {
-        precondition(a.rank >= 2 && b.rank >= 2, "matmul needs matrices, got shapes \(a.shape) and \(b.shape)")
+        require(a.rank >= 2 && b.rank >= 2, "matmul needs matrices, got shapes \(a.shape) and \(b.shape)")
         // A stack of row-major matrices times one matrix is one big GEMM.
         if a.rank > 2 && b.rank == 2 && !transposeA {
             let flat = a.reshaped([a.count / a.shape[a.rank - 1], a.shape[a.rank - 1]])
@@ -17,13 +17,13 @@ extension Tensor {
             return y.reshaped(Array(a.shape.dropLast()) + [y.shape[1]])
         }
         let leadA = Array(a.shape.dropLast(2)), leadB = Array(b.shape.dropLast(2))
-        precondition(leadA == leadB || leadA.isEmpty || leadB.isEmpty,
+        require(leadA == leadB || leadA.isEmpty || leadB.isEmpty,
                      "matmul: batch axes of \(a.shape) and \(b.shape) do not match")
         let (ar, ac) = (a.shape[a.rank - 2], a.shape[a.rank - 1])
         let (br, bc) = (b.shape[b.rank - 2], b.shape[b.rank - 1])
         let (m, k) = transposeA ? (ac, ar) : (ar, ac)
         let (k2, n) = transposeB ? (bc, br) : (br, bc)
-        precondition(k == k2, "matmul: inner dimensions differ for shapes \(a.shape)\(transposeA ? "ᵀ" : "") and \(b.shape)\(transposeB ? "ᵀ" : "")")
+        require(k == k2, "matmul: inner dimensions differ for shapes \(a.shape)\(transposeA ? "ᵀ" : "") and \(b.shape)\(transposeB ? "ᵀ" : "")")
         let lead = leadA.isEmpty ? leadB : leadA
         let batch = Shape.count(lead)
         let out = Tensor(uninitializedShape: lead + [m, n])
@@ -54,9 +54,9 @@ extension Tensor {
     /// the bias preloaded into C (β = 1). Pullback: dx = dy·W, dW = dyᵀ·x, db = Σ dy.
     public static func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil) -> Tensor {
         let inF = weight.shape[1], outF = weight.shape[0]
-        precondition(weight.rank == 2 && x.rank >= 1 && x.shape[x.rank - 1] == inF,
+        require(weight.rank == 2 && x.rank >= 1 && x.shape[x.rank - 1] == inF,
                      "linear: input \(x.shape) does not fit weight \(weight.shape)")
-        if let bias { precondition(bias.shape == [outF], "linear: bias \(bias.shape) for weight \(weight.shape)") }
+        if let bias { require(bias.shape == [outF], "linear: bias \(bias.shape) for weight \(weight.shape)") }
         let rows = x.count / inF
         let outShape = Array(x.shape.dropLast()) + [outF]
         let y = Tensor(uninitializedShape: outShape)
@@ -99,7 +99,7 @@ extension Tensor {
     /// Saves the attention probabilities P [B·H, T, T] for the pullback:
     /// dV = Pᵀ·dO, dP = dO·Vᵀ, dS = P⊙(dP − Σ dP⊙P)·scale, dQ = dS·K, dK = dSᵀ·Q.
     public static func causalAttention(q: Tensor, k: Tensor, v: Tensor, scale: Float) -> Tensor {
-        precondition(q.rank == 4 && q.shape == k.shape && q.shape == v.shape,
+        require(q.rank == 4 && q.shape == k.shape && q.shape == v.shape,
                      "causalAttention: q \(q.shape), k \(k.shape), v \(v.shape) must be equal [B, H, T, Dh]")
         let (bh, t, d) = (q.shape[0] * q.shape[1], q.shape[2], q.shape[3])
         let backend = Runtime.backend

@@ -33,13 +33,13 @@ extension Tensor {
     /// nothing and are not counted by the mean. Pullback: (softmax − onehot)·g.
     public static func crossEntropy(_ logits: Tensor, targets: [Int], reduction: Reduction = .mean,
                                     ignoreIndex: Int? = nil) -> Tensor {
-        precondition(logits.rank == 2 && logits.shape[0] == targets.count,
+        require(logits.rank == 2 && logits.shape[0] == targets.count,
                      "crossEntropy: logits \(logits.shape) vs \(targets.count) targets")
         let (n, c) = (logits.shape[0], logits.shape[1])
         var t32 = [Int32](repeating: -1, count: n)
         var counted = 0
         for (i, t) in targets.enumerated() where t != ignoreIndex {
-            precondition(t >= 0 && t < c, "crossEntropy: target \(t) out of range for \(c) classes (row \(i))")
+            require(t >= 0 && t < c, "crossEntropy: target \(t) out of range for \(c) classes (row \(i))")
             t32[i] = Int32(t); counted += 1
         }
         let losses = Tensor(uninitializedShape: [n])
@@ -79,8 +79,8 @@ extension Tensor {
     /// weight and bias [C] (optional). Saves μ and 1/σ per row for the pullback.
     public static func layerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float = 1e-5) -> Tensor {
         let cols = x.shape[x.rank - 1], rows = x.count / cols
-        if let weight { precondition(weight.shape == [cols], "layerNorm: weight \(weight.shape) for input \(x.shape)") }
-        if let bias { precondition(bias.shape == [cols], "layerNorm: bias \(bias.shape) for input \(x.shape)") }
+        if let weight { require(weight.shape == [cols], "layerNorm: weight \(weight.shape) for input \(x.shape)") }
+        if let bias { require(bias.shape == [cols], "layerNorm: bias \(bias.shape) for input \(x.shape)") }
         let y = Tensor(uninitializedShape: x.shape)
         let mean = Tensor(uninitializedShape: [rows]), rstd = Tensor(uninitializedShape: [rows])
         Runtime.backend.layerNorm(x.ptr, weight: weight?.ptr, bias: bias?.ptr, y.storage.base,
@@ -109,11 +109,11 @@ extension Tensor {
     /// Rows of `weight` [V, D] picked by `indices` (any shape S): result [S..., D].
     /// Pullback: scatter-add into the rows (repeated indices accumulate).
     public static func embedding(_ indices: [Int], shape indexShape: [Int], weight: Tensor) -> Tensor {
-        precondition(weight.rank == 2, "embedding: weight must be [V, D], got \(weight.shape)")
-        precondition(indices.count == Shape.count(indexShape), "embedding: \(indices.count) indices for shape \(indexShape)")
+        require(weight.rank == 2, "embedding: weight must be [V, D], got \(weight.shape)")
+        require(indices.count == Shape.count(indexShape), "embedding: \(indices.count) indices for shape \(indexShape)")
         let (v, d) = (weight.shape[0], weight.shape[1])
         let idx = indices.map { i -> Int32 in
-            precondition(i >= 0 && i < v, "embedding: index \(i) out of range for weight \(weight.shape)")
+            require(i >= 0 && i < v, "embedding: index \(i) out of range for weight \(weight.shape)")
             return Int32(i)
         }
         let out = Tensor(uninitializedShape: indexShape + [d])

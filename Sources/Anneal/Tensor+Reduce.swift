@@ -76,7 +76,7 @@ extension Tensor {
     /// The pullback sums back (unbroadcast).
     public func broadcasted(to target: [Int], scale: Float = 1) -> Tensor {
         if target == shape && scale == 1 { return self }
-        precondition(Shape.broadcast(shape, target) == target, "cannot broadcast \(shape) to \(target)")
+        require(Shape.broadcast(shape, target) == target, "cannot broadcast \(shape) to \(target)")
         let out = Tensor(uninitializedShape: target)
         var s = scale
         withUnsafePointer(to: &s) { sp in

@@ -15,7 +15,7 @@ public struct Tensor: @unchecked Sendable {
     @usableFromInline var node: Node?
 
     @inlinable init(shape: [Int], storage: Storage, node: Node? = nil) {
-        precondition(storage.count == Shape.count(shape), "storage of \(storage.count) for shape \(shape)")
+        require(storage.count == Shape.count(shape), "storage of \(storage.count) for shape \(shape)")
         self.shape = shape
         self.storage = storage
         self.node = node
@@ -28,7 +28,7 @@ public struct Tensor: @unchecked Sendable {
 
     /// A tensor holding `values` in row-major order; traps if the count does not match `shape`.
     public init(shape: [Int], _ values: [Float]) {
-        precondition(values.count == Shape.count(shape),
+        require(values.count == Shape.count(shape),
                      "\(values.count) values do not fill shape \(shape) (\(Shape.count(shape)) elements)")
         self.init(uninitializedShape: shape)
         values.withUnsafeBufferPointer { storage.base.update(from: $0.baseAddress!, count: values.count) }
@@ -48,7 +48,7 @@ public struct Tensor: @unchecked Sendable {
     public var scalars: [Float] { Array(UnsafeBufferPointer(start: storage.base, count: count)) }
     /// The only element of a one-element tensor.
     public func item() -> Float {
-        precondition(count == 1, "item() needs one element, shape is \(shape)")
+        require(count == 1, "item() needs one element, shape is \(shape)")
         return storage.base[0]
     }
 
