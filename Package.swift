@@ -46,6 +46,11 @@ let package = Package(
 
         // MARK: - Tests
         .testTarget(
+            name: "AnnealOptimTests",
+            dependencies: ["Anneal", "AnnealNN", "AnnealOptim", "_TestSupport"],
+            resources: [.copy("Resources")]
+        ),
+        .testTarget(
             name: "AnnealTests",
             dependencies: ["Anneal", "_TestSupport"],
             resources: [.copy("Resources")]

@@ -66,3 +66,12 @@ public struct RandomGenerator: Sendable, Codable, Equatable {
         return p
     }
 }
+
+/// The process-wide generator used by layer initialisers and dropout when no
+/// generator is passed. Seed it with `seed(_:)` for reproducible runs; its
+/// state is saved in training checkpoints. Not for concurrent use.
+public enum GlobalRandom {
+    nonisolated(unsafe) public static var generator = RandomGenerator(seed: 0)
+    /// Restarts the global stream from `seed`.
+    public static func seed(_ seed: UInt64) { generator = RandomGenerator(seed: seed) }
+}
