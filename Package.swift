@@ -13,6 +13,8 @@ let package = Package(
         .library(name: "Anneal", targets: ["Anneal"]),
         .library(name: "AnnealNN", targets: ["AnnealNN"]),
         .library(name: "AnnealOptim", targets: ["AnnealOptim"]),
+        .library(name: "AnnealData", targets: ["AnnealData"]),
+        .library(name: "AnnealWorkloads", targets: ["AnnealWorkloads"]),
         .executable(name: "anneal", targets: ["AnnealCLI"]),
     ],
     traits: [
@@ -35,16 +37,28 @@ let package = Package(
         ),
         .target(name: "AnnealNN", dependencies: ["Anneal"]),
         .target(name: "AnnealOptim", dependencies: ["Anneal", "AnnealNN"]),
+        .target(name: "AnnealData", dependencies: ["Anneal"]),
+        .target(name: "AnnealWorkloads", dependencies: ["Anneal", "AnnealNN", "AnnealOptim"]),
         .executableTarget(
             name: "AnnealCLI",
             dependencies: [
-                "Anneal", "AnnealNN", "AnnealOptim",
+                "Anneal", "AnnealNN", "AnnealOptim", "AnnealData", "AnnealWorkloads",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .target(name: "_TestSupport", dependencies: ["Anneal"]),
 
         // MARK: - Tests
+        .testTarget(
+            name: "AnnealDataTests",
+            dependencies: ["AnnealData", "_TestSupport"],
+            resources: [.copy("Resources")]
+        ),
+        .testTarget(
+            name: "AnnealNNTests",
+            dependencies: ["Anneal", "AnnealNN", "AnnealData", "_TestSupport"],
+            resources: [.copy("Resources")]
+        ),
         .testTarget(
             name: "AnnealOptimTests",
             dependencies: ["Anneal", "AnnealNN", "AnnealOptim", "_TestSupport"],

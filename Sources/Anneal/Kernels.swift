@@ -27,21 +27,18 @@ enum Kernels {
     static func unary(_ op: UnaryOp, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
         switch op {
         case .neg: for i in 0..<n { y[i] = -x[i] }
-        case .exp: for i in 0..<n { y[i] = Foundation.exp(x[i]) }
+        case .exp: SIMDMath.map(x, y, n, SIMDMath.exp)
         case .log: for i in 0..<n { y[i] = Foundation.log(x[i]) }
         case .sqrt: for i in 0..<n { y[i] = x[i].squareRoot() }
-        case .tanh: for i in 0..<n { y[i] = Foundation.tanh(x[i]) }
-        case .sigmoid: for i in 0..<n { y[i] = sigmoid(x[i]) }
+        case .tanh: SIMDMath.map(x, y, n, SIMDMath.tanh)
+        case .sigmoid: SIMDMath.map(x, y, n, SIMDMath.sigmoid)
         case .relu: for i in 0..<n { y[i] = x[i] > 0 ? x[i] : 0 }
         case .logSigmoid: for i in 0..<n { y[i] = logSigmoid(x[i]) }
-        case .silu: for i in 0..<n { y[i] = x[i] * sigmoid(x[i]) }
+        case .silu: SIMDMath.map(x, y, n) { $0 * SIMDMath.sigmoid($0) }
         case .abs: for i in 0..<n { y[i] = Swift.abs(x[i]) }
         case .geluTanh:
-            for i in 0..<n {
-                let v = x[i]
-                y[i] = 0.5 * v * (1 + Foundation.tanh(sqrt2OverPi * (v + 0.044715 * v * v * v)))
-            }
-        case .geluErf: for i in 0..<n { y[i] = 0.5 * x[i] * (1 + Foundation.erf(x[i] * invSqrt2)) }
+            SIMDMath.map(x, y, n) { v in 0.5 * v * (1 + SIMDMath.tanh(sqrt2OverPi * (v + 0.044715 * v * v * v))) }
+        case .geluErf: SIMDMath.map(x, y, n) { v in 0.5 * v * (1 + SIMDMath.erf(v * invSqrt2)) }
         case .pow(let p):
             if p == 2 { for i in 0..<n { y[i] = x[i] * x[i] } } else { for i in 0..<n { y[i] = Foundation.pow(x[i], p) } }
         case .scale(let s): for i in 0..<n { y[i] = s * x[i] }
@@ -63,24 +60,22 @@ enum Kernels {
         case .relu: for i in 0..<n { dx[i] = x[i] > 0 ? dy[i] : 0 }
         case .logSigmoid: for i in 0..<n { dx[i] = dy[i] * sigmoid(-x[i]) }
         case .silu:
-            for i in 0..<n {
-                let s = sigmoid(x[i])
-                dx[i] = dy[i] * s * (1 + x[i] * (1 - s))
+            SIMDMath.map2(x, dy, dx, n) { v, g in
+                let s = SIMDMath.sigmoid(v)
+                return g * s * (1 + v * (1 - s))
             }
         case .abs: for i in 0..<n { dx[i] = x[i] > 0 ? dy[i] : (x[i] < 0 ? -dy[i] : 0) }
         case .geluTanh:
-            for i in 0..<n {
-                let v = x[i]
-                let t = Foundation.tanh(sqrt2OverPi * (v + 0.044715 * v * v * v))
+            SIMDMath.map2(x, dy, dx, n) { v, g in
+                let t = SIMDMath.tanh(sqrt2OverPi * (v + 0.044715 * v * v * v))
                 let du = sqrt2OverPi * (1 + 3 * 0.044715 * v * v)
-                dx[i] = dy[i] * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * du)
+                return g * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * du)
             }
         case .geluErf:
-            for i in 0..<n {
-                let v = x[i]
-                let cdf = 0.5 * (1 + Foundation.erf(v * invSqrt2))
-                let pdf = invSqrt2Pi * Foundation.exp(-0.5 * v * v)
-                dx[i] = dy[i] * (cdf + v * pdf)
+            SIMDMath.map2(x, dy, dx, n) { v, g in
+                let cdf = 0.5 * (1 + SIMDMath.erf(v * invSqrt2))
+                let pdf = invSqrt2Pi * SIMDMath.exp(-0.5 * v * v)
+                return g * (cdf + v * pdf)
             }
         case .pow(let p):
             if p == 2 { for i in 0..<n { dx[i] = dy[i] * 2 * x[i] } } else {

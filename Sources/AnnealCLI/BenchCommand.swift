@@ -2,6 +2,7 @@
 // raw cblas_sgemm, interleaved in one process (medians).
 
 import Anneal
+import AnnealWorkloads
 import ArgumentParser
 import Foundation
 
@@ -9,16 +10,58 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Benchmarks: the gemm suite (and the workload suite).")
 
-    @Argument(help: "Suite: gemm.")
-    var suite: String = "gemm"
+    @Argument(help: "Suite: workloads (default) or gemm.")
+    var suite: String = "workloads"
 
-    @Option(help: "Timed calls per variant (median reported).")
+    @Option(help: "Comma-separated workloads to run (default: all).")
+    var only: String?
+
+    @Option(help: "Timed calls per gemm variant (median reported).")
     var reps: Int = 20
 
+    @Flag(help: "Also print each workload's time per kernel (from an observed pass).")
+    var breakdown = false
+
+    @OptionGroup var options: BackendOptions
+
     func run() throws {
+        try options.apply()
         switch suite {
         case "gemm": runGemm()
-        default: throw ValidationError("unknown suite '\(suite)' (known: gemm)")
+        case "workloads": try runWorkloads()
+        default: throw ValidationError("unknown suite '\(suite)' (known: workloads, gemm)")
+        }
+    }
+
+    /// One line per workload: median step time and throughput; W1 adds the
+    /// share of its step spent inside GEMM (timed in a second, observed pass).
+    func runWorkloads() throws {
+        let names = only.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } } ?? Workload.names
+        #if OpenBLAS
+        print("openblas core: \(OpenBLASBackend.coreName)")
+        #endif
+        for name in names {
+            guard let w = Workload.make(name) else { throw ValidationError("unknown workload '\(name)' (known: \(Workload.names.joined(separator: ", ")))") }
+            let backend = Runtime.backend
+            let t = medianSeconds(warmup: w.warmup, reps: w.reps) { _ = w.step() }
+            var extra = ""
+            if breakdown {
+                let tally = KernelTally()
+                let observed = ObservedBackend(backend, observer: tally)
+                Runtime.withBackend(observed) { for _ in 0..<w.reps { _ = w.step() } }
+                let total = tally.seconds.values.reduce(0, +)
+                for (k, v) in tally.seconds.sorted(by: { $0.value > $1.value }).prefix(12) {
+                    print(String(format: "  %-28@ %8.3f ms/step  %5.1f%%", k as NSString, v / Double(w.reps) * 1e3, 100 * v / total))
+                }
+            }
+            if name == "W1" {
+                let tally = KernelTally()
+                let observed = ObservedBackend(backend, observer: tally)
+                let stepTime = Runtime.withBackend(observed) { medianSeconds(warmup: 1, reps: w.reps) { _ = w.step() } }
+                let gemm = (tally.seconds["gemm"] ?? 0) / Double(w.reps + 1)
+                extra = String(format: " gemm_share=%.2f", gemm / stepTime)
+            }
+            print("\(name) anneal backend=\(backend.name) threads=\(backend.threads) median_ms=\(String(format: "%.3f", t * 1e3)) items_per_s=\(String(format: "%.1f", Double(w.itemsPerStep) / t))\(extra)")
         }
     }
 

@@ -62,7 +62,7 @@ import _TestSupport
         let counter = CountingBackend(Runtime.reference)
         let x = Tensor.randn([4, 3], seed: 1)
         let w = Tensor.randn([5, 3], seed: 2).requiringGrad()
-        Runtime.withBackend(counter) {
+        Runtime.withBackend(counter.backend) {
             let y = Tensor.linear(x, weight: w).sum()
             #expect(counter.gemmCalls == 1)
             y.backward()
@@ -71,7 +71,7 @@ import _TestSupport
         #expect(counter.gemmCalls == 2)
         let frozen = Tensor.randn([5, 3], seed: 2)
         let xg = x.requiringGrad()
-        Runtime.withBackend(counter) { Tensor.linear(xg, weight: frozen).sum().backward() }
+        Runtime.withBackend(counter.backend) { Tensor.linear(xg, weight: frozen).sum().backward() }
         #expect(counter.gemmCalls == 4)
     }
 

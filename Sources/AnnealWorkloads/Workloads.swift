@@ -1,0 +1,80 @@
+// The benchmark workloads, with exactly the shapes of the PyTorch reference
+// script (shared/peers/torch_workloads.py): one training step each.
+
+import Anneal
+import AnnealNN
+import AnnealOptim
+import Foundation
+
+/// A benchmark workload: a model, fixed data and one training step.
+public struct Workload {
+    /// "W1", "W2", …
+    public let name: String
+    /// Items (samples or tokens) one step processes, for items/s.
+    public let itemsPerStep: Int
+    /// Warm-up and timed repetitions (as the PyTorch script).
+    public let warmup: Int, reps: Int
+    /// Runs one step: zero grads, forward, loss, backward, optimizer step. Returns the loss.
+    public let step: () -> Float
+
+    /// Every workload name, in order.
+    public static let names = ["W1", "W2", "W4"]
+
+    /// Builds the workload `name` (nil if unknown). Weights and data are seeded.
+    public static func make(_ name: String) -> Workload? {
+        GlobalRandom.seed(0)
+        switch name {
+        case "W1": return mlpWorkload(name, sizes: [784, 1024, 1024, 10], batch: 256, reps: 20, warmup: 3)
+        case "W4": return mlpWorkload(name, sizes: [32, 64, 64, 4], batch: 16, reps: 200, warmup: 20)
+        case "W2": return gptWorkload()
+        default: return nil
+        }
+    }
+
+    /// MLP with ReLU, cross-entropy, SGD(lr 0.01).
+    static func mlpWorkload(_ name: String, sizes: [Int], batch: Int, reps: Int, warmup: Int) -> Workload {
+        let model = Sequential.mlp(sizes)
+        let opt = SGD(parameters: model.trainableParameters(), learningRate: 0.01)
+        var rng = RandomGenerator(seed: 1)
+        let x = Tensor.randn([batch, sizes[0]], generator: &rng)
+        let y = (0..<batch).map { _ in rng.nextInt(sizes.last!) }
+        return Workload(name: name, itemsPerStep: batch, warmup: warmup, reps: reps) {
+            opt.zeroGrad()
+            let loss = Tensor.crossEntropy(model(x), targets: y)
+            loss.backward()
+            opt.step()
+            return loss.item()
+        }
+    }
+
+    /// Char GPT V65 T64 d128 L4 h4, batch 32, AdamW(lr 3e-4).
+    static func gptWorkload() -> Workload {
+        let cfg = GPTConfig(vocabularySize: 65, contextLength: 64, dimensions: 128, layerCount: 4, headCount: 4)
+        let model = GPT(cfg)
+        let opt = AdamW(parameters: model.trainableParameters(), learningRate: 3e-4)
+        var rng = RandomGenerator(seed: 2)
+        let x = (0..<(32 * 64)).map { _ in rng.nextInt(65) }, y = (0..<(32 * 64)).map { _ in rng.nextInt(65) }
+        return Workload(name: "W2", itemsPerStep: 32 * 64, warmup: 3, reps: 20) {
+            opt.zeroGrad()
+            let logits = model(x, batch: 32)
+            let loss = Tensor.crossEntropy(logits.reshaped([-1, 65]), targets: y)
+            loss.backward()
+            opt.step()
+            return loss.item()
+        }
+    }
+}
+
+/// Median wall time of `step` in seconds over `reps` runs after `warmup` runs.
+public func medianSeconds(warmup: Int, reps: Int, _ step: () -> Void) -> Double {
+    for _ in 0..<warmup { step() }
+    var samples: [Double] = []
+    samples.reserveCapacity(reps)
+    for _ in 0..<reps {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        step()
+        samples.append(Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
+    }
+    samples.sort()
+    return samples.count % 2 == 1 ? samples[samples.count / 2] : (samples[samples.count / 2 - 1] + samples[samples.count / 2]) / 2
+}
