@@ -14,6 +14,9 @@ let package = Package(
         .library(name: "AnnealNN", targets: ["AnnealNN"]),
         .library(name: "AnnealOptim", targets: ["AnnealOptim"]),
         .library(name: "AnnealData", targets: ["AnnealData"]),
+        .library(name: "AnnealAlign", targets: ["AnnealAlign"]),
+        .library(name: "AnnealProfile", targets: ["AnnealProfile"]),
+        .library(name: "AnnealQuality", targets: ["AnnealQuality"]),
         .library(name: "AnnealWorkloads", targets: ["AnnealWorkloads"]),
         .executable(name: "anneal", targets: ["AnnealCLI"]),
     ],
@@ -38,17 +41,35 @@ let package = Package(
         .target(name: "AnnealNN", dependencies: ["Anneal"]),
         .target(name: "AnnealOptim", dependencies: ["Anneal", "AnnealNN"]),
         .target(name: "AnnealData", dependencies: ["Anneal"]),
-        .target(name: "AnnealWorkloads", dependencies: ["Anneal", "AnnealNN", "AnnealOptim"]),
+        .target(name: "AnnealAlign", dependencies: ["Anneal", "AnnealNN", "AnnealOptim", "AnnealData"]),
+        .target(name: "AnnealProfile", dependencies: ["Anneal", "AnnealNN", "AnnealOptim"]),
+        .target(name: "AnnealQuality", dependencies: ["Anneal", "AnnealNN", "AnnealOptim", "AnnealData"]),
+        .target(name: "AnnealWorkloads", dependencies: ["Anneal", "AnnealNN", "AnnealOptim", "AnnealAlign"]),
         .executableTarget(
             name: "AnnealCLI",
             dependencies: [
-                "Anneal", "AnnealNN", "AnnealOptim", "AnnealData", "AnnealWorkloads",
+                "Anneal", "AnnealNN", "AnnealOptim", "AnnealData", "AnnealAlign", "AnnealProfile",
+                "AnnealQuality", "AnnealWorkloads",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .target(name: "_TestSupport", dependencies: ["Anneal"]),
 
         // MARK: - Tests
+        .testTarget(
+            name: "AnnealAlignTests",
+            dependencies: ["Anneal", "AnnealNN", "AnnealOptim", "AnnealData", "AnnealAlign", "_TestSupport"],
+            resources: [.copy("Resources")]
+        ),
+        .testTarget(
+            name: "AnnealProfileTests",
+            dependencies: ["Anneal", "AnnealNN", "AnnealOptim", "AnnealProfile", "AnnealWorkloads", "_TestSupport"]
+        ),
+        .testTarget(
+            name: "AnnealQualityTests",
+            dependencies: ["Anneal", "AnnealNN", "AnnealOptim", "AnnealData", "AnnealQuality", "_TestSupport"],
+            resources: [.copy("Resources")]
+        ),
         .testTarget(
             name: "AnnealDataTests",
             dependencies: ["AnnealData", "_TestSupport"],

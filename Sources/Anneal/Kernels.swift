@@ -206,12 +206,9 @@ enum Kernels {
     static func softmaxRow(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, visible: Int, cols: Int, log: Bool) {
         var m = -Float.infinity
         for j in 0..<visible where x[j] > m { m = x[j] }
-        var s: Float = 0
-        for j in 0..<visible {
-            let e = Foundation.exp(x[j] - m)
-            y[j] = e
-            s += e
-        }
+        let mv = SIMD8<Float>(repeating: m)
+        SIMDMath.map(x, y, visible) { SIMDMath.exp($0 - mv) }
+        let s = sum(y, visible)
         if log {
             let lse = m + Foundation.log(s)
             for j in 0..<visible { y[j] = x[j] - lse }
@@ -285,8 +282,9 @@ enum Kernels {
     static func crossEntropyRow(_ x: UnsafePointer<Float>, _ t: Int, _ p: UnsafeMutablePointer<Float>, cols: Int) -> Float {
         var m = -Float.infinity
         for j in 0..<cols where x[j] > m { m = x[j] }
-        var s: Float = 0
-        for j in 0..<cols { let e = Foundation.exp(x[j] - m); p[j] = e; s += e }
+        let mv = SIMD8<Float>(repeating: m)
+        SIMDMath.map(x, p, cols) { SIMDMath.exp($0 - mv) }
+        let s = sum(p, cols)
         let inv = 1 / s
         for j in 0..<cols { p[j] *= inv }
         return t < 0 ? 0 : m + Foundation.log(s) - x[t]

@@ -96,25 +96,44 @@ extension Tensor {
     }
 
     /// softmax(q·kᵀ·scale + causal mask)·v for q, k, v [B, H, T, Dh] (fused).
-    /// Saves the attention probabilities P [B·H, T, T] for the pullback:
-    /// dV = Pᵀ·dO, dP = dO·Vᵀ, dS = P⊙(dP − Σ dP⊙P)·scale, dQ = dS·K, dK = dSᵀ·Q.
     public static func causalAttention(q: Tensor, k: Tensor, v: Tensor, scale: Float) -> Tensor {
+        attention(q: q, k: k, v: v, scale: scale, causal: true)
+    }
+
+    /// Scaled dot-product attention softmax(q·kᵀ·scale + mask)·v for q, k, v
+    /// [B, H, T, Dh] (fused). The mask hides keys after the query (`causal`)
+    /// and keys at positions ≥ `keyLengths[b]` of batch item b (right padding).
+    /// Saves the probabilities P [B·H, T, T] for the pullback:
+    /// dV = Pᵀ·dO, dP = dO·Vᵀ, dS = P⊙(dP − Σ dP⊙P)·scale, dQ = dS·K, dK = dSᵀ·Q.
+    public static func attention(q: Tensor, k: Tensor, v: Tensor, scale: Float, causal: Bool,
+                                 keyLengths: [Int]? = nil) -> Tensor {
         require(q.rank == 4 && q.shape == k.shape && q.shape == v.shape,
-                     "causalAttention: q \(q.shape), k \(k.shape), v \(v.shape) must be equal [B, H, T, Dh]")
-        let (bh, t, d) = (q.shape[0] * q.shape[1], q.shape[2], q.shape[3])
+                "attention: q \(q.shape), k \(k.shape), v \(v.shape) must be equal [B, H, T, Dh]")
+        let (heads, t, d) = (q.shape[1], q.shape[2], q.shape[3])
+        let bh = q.shape[0] * heads
+        if let keyLengths {
+            require(keyLengths.count == q.shape[0] && keyLengths.allSatisfy { $0 >= 1 && $0 <= t },
+                    "attention: key lengths \(keyLengths) for shape \(q.shape)")
+        }
         let backend = Runtime.backend
         let p = Tensor(uninitializedShape: [bh, t, t])
         backend.gemm(transA: false, transB: true, m: t, n: t, k: d, alpha: scale,
                      a: q.ptr, lda: d, strideA: t * d, b: k.ptr, ldb: d, strideB: t * d,
                      beta: 0, c: p.storage.base, ldc: t, strideC: t * t, batch: bh)
-        backend.softmax(p.ptr, p.storage.base, rows: bh * t, cols: t, log: false, causal: true)
+        if let keyLengths {   // padded keys get −∞ scores, hence probability 0
+            for i in 0..<bh where keyLengths[i / heads] < t {
+                let len = keyLengths[i / heads]
+                for r in 0..<t { (p.storage.base + (i * t + r) * t + len).update(repeating: -.infinity, count: t - len) }
+            }
+        }
+        backend.softmax(p.ptr, p.storage.base, rows: bh * t, cols: t, log: false, causal: causal)
         let out = Tensor(uninitializedShape: q.shape)
         backend.gemm(transA: false, transB: false, m: t, n: d, k: t, alpha: 1,
                      a: p.ptr, lda: t, strideA: t * t, b: v.ptr, ldb: d, strideB: t * d,
                      beta: 0, c: out.storage.base, ldc: d, strideC: t * d, batch: bh)
         guard needsGraph(q, k, v) else { return out }
         let (qd, kd, vd) = (q.detached(), k.detached(), v.detached())
-        return out.recorded("causal_attention", [q, k, v]) { g, needs in
+        return out.recorded(causal ? "causal_attention" : "attention", [q, k, v]) { g, needs in
             let backend = Runtime.backend
             var dv: Tensor? = nil, dq: Tensor? = nil, dk: Tensor? = nil
             if needs[2] {

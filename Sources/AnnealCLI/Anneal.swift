@@ -9,7 +9,9 @@ struct AnnealCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "anneal",
         abstract: "Train, fine-tune, align and profile models on CPUs.",
-        subcommands: [ConformanceCommand.self, BenchCommand.self])
+        subcommands: [TrainCommand.self, SampleCommand.self, ConformanceCommand.self, BenchCommand.self,
+                      EmbedCommand.self, FinetuneCommand.self, RewardCommand.self, DPOCommand.self,
+                      ProfileCommand.self, PeakCommand.self, CostCommand.self, LabelsCommand.self])
 }
 
 /// Options every compute command takes.

@@ -1,6 +1,8 @@
 // `anneal conformance FILE...`: checks fixture files against the engine.
 
 import Anneal
+import AnnealAlign
+import AnnealData
 import ArgumentParser
 import Foundation
 
@@ -41,6 +43,9 @@ struct ConformanceCommand: ParsableCommand {
     static func runner(for data: Data, file: String) throws -> [ConformanceResult] {
         let format = (try? JSONSerialization.jsonObject(with: data) as? [String: Any])?["format"] as? String
         switch format {
+        case PreferenceConformance.format: return try PreferenceConformance.run(data: data, file: file)
+        case labelQualityConformanceFormat:
+            return try runLabelQualityConformance(fileData: data, fileName: file).map { ConformanceResult(name: $0.name, failure: $0.failure) }
         default: return try OpsConformance.run(data: data, file: file)
         }
     }

@@ -18,17 +18,22 @@ public struct Workload {
     public let step: () -> Float
 
     /// Every workload name, in order.
-    public static let names = ["W1", "W2", "W4"]
+    public static let names = ["W1", "W1F", "W2", "W3", "W4", "W5"]
 
     /// Builds the workload `name` (nil if unknown). Weights and data are seeded.
     public static func make(_ name: String) -> Workload? {
         GlobalRandom.seed(0)
+        let made: Workload?
         switch name {
-        case "W1": return mlpWorkload(name, sizes: [784, 1024, 1024, 10], batch: 256, reps: 20, warmup: 3)
-        case "W4": return mlpWorkload(name, sizes: [32, 64, 64, 4], batch: 16, reps: 200, warmup: 20)
-        case "W2": return gptWorkload()
-        default: return nil
+        case "W1": made = mlpWorkload(name, sizes: [784, 1024, 1024, 10], batch: 256, reps: 20, warmup: 3)
+        case "W4": made = mlpWorkload(name, sizes: [32, 64, 64, 4], batch: 16, reps: 200, warmup: 20)
+        case "W2": made = gptWorkload()
+        case "W1F": made = frozenMLPWorkload()
+        case "W3": made = dpoWorkload()
+        case "W5": made = rewardWorkload()
+        default: made = nil
         }
+        return made
     }
 
     /// MLP with ReLU, cross-entropy, SGD(lr 0.01).

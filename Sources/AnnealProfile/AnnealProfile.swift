@@ -1,0 +1,1 @@
+// AnnealProfile module (see README).

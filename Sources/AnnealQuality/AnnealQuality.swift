@@ -1,0 +1,1 @@
+// AnnealQuality module (see README).
