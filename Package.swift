@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "AnnealAlign", targets: ["AnnealAlign"]),
         .library(name: "AnnealProfile", targets: ["AnnealProfile"]),
         .library(name: "AnnealQuality", targets: ["AnnealQuality"]),
+        .library(name: "AnnealTrain", targets: ["AnnealTrain"]),
         .library(name: "AnnealWorkloads", targets: ["AnnealWorkloads"]),
         .executable(name: "anneal", targets: ["AnnealCLI"]),
     ],
@@ -44,18 +45,27 @@ let package = Package(
         .target(name: "AnnealAlign", dependencies: ["Anneal", "AnnealNN", "AnnealOptim", "AnnealData"]),
         .target(name: "AnnealProfile", dependencies: ["Anneal", "AnnealNN", "AnnealOptim"]),
         .target(name: "AnnealQuality", dependencies: ["Anneal", "AnnealNN", "AnnealOptim", "AnnealData"]),
+        .target(
+            name: "AnnealTrain",
+            dependencies: ["Anneal", "AnnealNN", "AnnealOptim", "AnnealData"],
+            resources: [.copy("Resources/digits.csv")]
+        ),
         .target(name: "AnnealWorkloads", dependencies: ["Anneal", "AnnealNN", "AnnealOptim", "AnnealAlign"]),
         .executableTarget(
             name: "AnnealCLI",
             dependencies: [
                 "Anneal", "AnnealNN", "AnnealOptim", "AnnealData", "AnnealAlign", "AnnealProfile",
-                "AnnealQuality", "AnnealWorkloads",
+                "AnnealQuality", "AnnealTrain", "AnnealWorkloads",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .target(name: "_TestSupport", dependencies: ["Anneal"]),
 
         // MARK: - Tests
+        .testTarget(
+            name: "AnnealTrainTests",
+            dependencies: ["Anneal", "AnnealNN", "AnnealOptim", "AnnealData", "AnnealTrain", "_TestSupport"]
+        ),
         .testTarget(
             name: "AnnealAlignTests",
             dependencies: ["Anneal", "AnnealNN", "AnnealOptim", "AnnealData", "AnnealAlign", "_TestSupport"],
