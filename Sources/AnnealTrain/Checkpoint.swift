@@ -40,7 +40,7 @@ public enum Checkpoint {
         for (name, t) in model.stateDict() { entries.append(("model.\(name)", SafeTensorsEntry(shape: t.shape, values: t.scalars))) }
         for (name, t) in optimizer.stateDict() { entries.append(("optim.\(name)", SafeTensorsEntry(shape: t.shape, values: t.scalars))) }
         let metadata = [
-            "anneal.state": String(decoding: try JSONEncoder().encode(state), as: UTF8.self),
+            "anneal.state": String(decoding: try sortedJSON(state), as: UTF8.self),
             "anneal.config": String(decoding: config, as: UTF8.self),
             "anneal.optimizer_steps": String(optimizer.stepCount),
         ]
@@ -81,4 +81,11 @@ public enum Checkpoint {
         let file = try SafeTensorsFile(contentsOf: url)
         return Data((file.metadata["anneal.config"] ?? "{}").utf8)
     }
+}
+
+/// JSON with sorted keys, so equal values always give equal bytes.
+func sortedJSON<T: Encodable>(_ value: T) throws -> Data {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    return try encoder.encode(value)
 }

@@ -109,7 +109,7 @@ public final class Trainer {
 
     /// Trains to the configured number of epochs; returns the summary.
     public func run() throws -> TrainSummary {
-        let configJSON = try JSONEncoder().encode(config)
+        let configJSON = try sortedJSON(config)
         var items = 0
         var seconds = 0.0
         var lastValidation: (loss: Double, accuracy: Double?) = (.nan, nil)

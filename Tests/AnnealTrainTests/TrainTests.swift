@@ -131,7 +131,7 @@ func metricRecords(_ dir: URL) throws -> [String] {
         let dir = try tempDir("gpt")
         defer { try? FileManager.default.removeItem(at: dir) }
         let text = dir.appendingPathComponent("t.txt")
-        try String(repeating: "the quick brown fox jumps over the lazy dog. ", count: 40).write(to: text, atomically: true, encoding: .utf8)
+        try String(repeating: "the quick brown fox jumps over the lazy dog. ", count: 400).write(to: text, atomically: true, encoding: .utf8)
         let r = try runAnneal(["train", "--model", "gpt", "--text", text.path, "--epochs", "2", "--steps-per-epoch", "20",
                                "--context", "16", "--dimensions", "32", "--layers", "1", "--heads", "2", "--lr", "3e-3",
                                "--out", dir.path])
