@@ -36,13 +36,32 @@ public final class OpenBLASBackend: SwiftKernels, Backend, @unchecked Sendable {
             return
         }
         let ta = transA ? CblasTrans : CblasNoTrans, tb = transB ? CblasTrans : CblasNoTrans
-        for i in 0..<batch {
+        let one: (Int) -> Void = { i in
             cblas_sgemm(CblasRowMajor, ta, tb, /* m= */ Int32(m), /* n= */ Int32(n), /* k= */ Int32(k),
                         /* alpha= */ alpha, /* a= */ a + i * strideA, /* lda= */ Int32(lda),
                         /* b= */ b + i * strideB, /* ldb= */ Int32(ldb),
                         /* beta= */ beta, /* c= */ c + i * strideC, /* ldc= */ Int32(ldc))
         }
+        // Many small products (attention heads): split the batch across our
+        // threads with OpenBLAS single-threaded inside, instead of letting
+        // OpenBLAS thread each tiny call.
+        if batch >= threads && threads > 1 && m * n * k <= Self.smallGemm {
+            openblas_set_num_threads(1)
+            let parts = threads
+            withoutActuallyEscaping(one) { one in
+                let box = UncheckedBox(one)
+                DispatchQueue.concurrentPerform(iterations: parts) { p in
+                    for i in (batch * p / parts)..<(batch * (p + 1) / parts) { box.value(i) }
+                }
+            }
+            openblas_set_num_threads(Int32(threads))
+        } else {
+            for i in 0..<batch { one(i) }
+        }
     }
+
+    /// m·n·k at or below which a batched GEMM is split across threads by batch item.
+    static let smallGemm = 128 * 128 * 128
 
     public func choleskySolve(_ a: UnsafeMutablePointer<Float>, n: Int, _ b: UnsafeMutablePointer<Float>, nrhs: Int) throws {
         let info = LAPACKE_sposv(LAPACK_ROW_MAJOR, Int8(UInt8(ascii: "L")), /* n= */ Int32(n), /* nrhs= */ Int32(nrhs),

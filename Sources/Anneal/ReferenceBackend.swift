@@ -23,9 +23,10 @@ public final class ReferenceBackend: SwiftKernels, Backend, @unchecked Sendable 
                      a: UnsafePointer<Float>, lda: Int, strideA: Int,
                      b: UnsafePointer<Float>, ldb: Int, strideB: Int,
                      beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, strideC: Int, batch: Int) {
-        for i in 0..<batch {
+        let kind = gemmKind
+        let one: (Int, Int) -> Void = { i, threads in
             let (ai, bi, ci) = (a + i * strideA, b + i * strideB, c + i * strideC)
-            switch gemmKind {
+            switch kind {
             case .tuned:
                 ReferenceGemm.tuned(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
                                     a: ai, lda: lda, b: bi, ldb: ldb, beta: beta, c: ci, ldc: ldc, threads: threads)
@@ -33,6 +34,18 @@ public final class ReferenceBackend: SwiftKernels, Backend, @unchecked Sendable 
                 ReferenceGemm.naive(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
                                     a: ai, lda: lda, b: bi, ldb: ldb, beta: beta, c: ci, ldc: ldc)
             }
+        }
+        // Many small products: one thread per share of the batch.
+        if batch >= threads && threads > 1 && m * n * k <= 128 * 128 * 128 {
+            let parts = threads
+            withoutActuallyEscaping(one) { one in
+                let box = UncheckedBox(one)
+                DispatchQueue.concurrentPerform(iterations: parts) { p in
+                    for i in (batch * p / parts)..<(batch * (p + 1) / parts) { box.value(i, 1) }
+                }
+            }
+        } else {
+            for i in 0..<batch { one(i, threads) }
         }
     }
 

@@ -84,7 +84,7 @@ extension Tensor {
         }
     }
 
-    /// Elements `range` along `axis` (a copy; a free view when `axis` is the outermost one).
+    /// Elements `range` along `axis` (a copy).
     public func slice(axis: Int = 0, _ range: Range<Int>) -> Tensor {
         let ax = Shape.axis(axis, rank: rank, shape: shape)
         require(range.lowerBound >= 0 && range.upperBound <= shape[ax],

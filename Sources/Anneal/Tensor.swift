@@ -145,3 +145,8 @@ extension Tensor: CustomStringConvertible {
         return "Tensor(shape: \(shape), [\(shown)]\(requiresGrad ? ", requiresGrad" : ""))"
     }
 }
+
+extension Tensor {
+    /// The first element (no bounds check beyond a non-empty tensor); for benchmarks and sinks.
+    @inlinable public var storageFirst: Float { storage.base[0] }
+}
