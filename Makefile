@@ -20,7 +20,7 @@ PYDEPS := $(CURDIR)/.pydeps
 TEST_ENV := ANNEAL_MINILM_DIR=$(MINILM_DIR) ANNEAL_ROTTEN_TOMATOES_CSV=$(RT_CSV) \
 	ANNEAL_INTEROP_PYTHON=$$(command -v python3) PYTHONPATH=$(PYDEPS)
 
-.PHONY: all deps apt data build run test test-noblas bench clean
+.PHONY: all deps apt data build run test test-noblas bench bench-package clean
 
 all: build
 
@@ -74,6 +74,12 @@ test-noblas:
 
 bench: build
 	.build/release/anneal bench gemm
+	.build/release/anneal bench
+
+## package-benchmark suite (Benchmarks/, its own package) with the release CPU flags.
+## `swift package` takes the -X flags before the plugin's verb.
+bench-package: deps
+	cd Benchmarks && $(SWIFT) package $(CPUFLAGS) benchmark --no-progress
 
 clean:
 	rm -rf .build .build-noblas
