@@ -67,11 +67,35 @@ public struct RandomGenerator: Sendable, Codable, Equatable {
     }
 }
 
-/// The process-wide generator used by layer initialisers and dropout when no
-/// generator is passed. Seed it with `seed(_:)` for reproducible runs; its
-/// state is saved in training checkpoints. Not for concurrent use.
+/// The generator used by layer initialisers and dropout when no generator is
+/// passed. It is per thread (a training loop runs on one thread, so it acts as
+/// the process's generator there, while tests running in parallel cannot race
+/// on it). Seed it with `seed(_:)` for reproducible runs; training
+/// checkpoints save and restore its state.
 public enum GlobalRandom {
-    nonisolated(unsafe) public static var generator = RandomGenerator(seed: 0)
-    /// Restarts the global stream from `seed`.
-    public static func seed(_ seed: UInt64) { generator = RandomGenerator(seed: seed) }
+    final class Box { var generator = RandomGenerator(seed: 0) }
+
+    static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key) { pointer in
+            if let pointer { Unmanaged<Box>.fromOpaque(pointer).release() }
+        }
+        return key
+    }()
+
+    static var box: Box {
+        if let p = pthread_getspecific(key) { return Unmanaged<Box>.fromOpaque(p).takeUnretainedValue() }
+        let b = Box()
+        pthread_setspecific(key, Unmanaged.passRetained(b).toOpaque())
+        return b
+    }
+
+    /// This thread's generator.
+    public static var generator: RandomGenerator {
+        get { box.generator }
+        set { box.generator = newValue }
+    }
+
+    /// Restarts this thread's stream from `seed`.
+    public static func seed(_ seed: UInt64) { box.generator = RandomGenerator(seed: seed) }
 }

@@ -10,6 +10,10 @@ public final class Linear: Module, UnaryLayer {
     public let weight: Parameter
     public let bias: Parameter?
     public let inputFeatures: Int, outputFeatures: Int
+    /// An optional adapter (LoRA) whose contribution is added to the output:
+    /// y = x·Wᵀ + b + adapter(x). Its children are listed under this layer's
+    /// name (`<layer>.lora_A.weight`), so checkpoints keep peft's names.
+    public var adapter: (any LinearAdapter)?
 
     public init(_ inputFeatures: Int, _ outputFeatures: Int, bias: Bool = true) {
         self.inputFeatures = inputFeatures
@@ -24,7 +28,13 @@ public final class Linear: Module, UnaryLayer {
 
     /// x [..., in] → [..., out].
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        Tensor.linear(x, weight: weight.value, bias: bias?.value)
+        let y = Tensor.linear(x, weight: weight.value, bias: bias?.value)
+        return adapter.map { $0.adding(to: y, input: x) } ?? y
+    }
+
+    /// weight, bias, then the adapter's children (not nested under "adapter").
+    public override func children() -> [(String, Any)] {
+        super.children().filter { $0.0 != "adapter" } + (adapter?.children() ?? [])
     }
 }
 
