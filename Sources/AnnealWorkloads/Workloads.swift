@@ -36,9 +36,11 @@ public struct Workload {
         return made
     }
 
-    /// MLP with ReLU, cross-entropy, SGD(lr 0.01).
-    static func mlpWorkload(_ name: String, sizes: [Int], batch: Int, reps: Int, warmup: Int) -> Workload {
+    /// MLP with ReLU, cross-entropy, SGD(lr 0.01); parameters matching `frozen` globs are frozen.
+    static func mlpWorkload(_ name: String, sizes: [Int], batch: Int, reps: Int, warmup: Int,
+                            frozen: [String] = []) -> Workload {
         let model = Sequential.mlp(sizes)
+        if !frozen.isEmpty { model.freeze(frozen) }
         let opt = SGD(parameters: model.trainableParameters(), learningRate: 0.01)
         var rng = RandomGenerator(seed: 1)
         let x = Tensor.randn([batch, sizes[0]], generator: &rng)
