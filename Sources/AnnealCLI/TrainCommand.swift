@@ -4,6 +4,8 @@
 
 import Anneal
 import AnnealData
+import AnnealNN
+import AnnealProfile
 import AnnealTrain
 import ArgumentParser
 import Foundation
@@ -32,10 +34,20 @@ struct TrainCommand: ParsableCommand {
     @Option var stepsPerEpoch: Int?
     @Option(help: "Resume from the checkpoint in this directory.") var resume: String?
     @Option(help: "Output directory (default: the --resume directory, else runs/<model>).") var out: String?
+    @Flag(help: "Profile every step: per-op table, FLOPs, MFU and totals at the end.") var profile = false
+    @Option(help: "With --profile: write a Chrome trace here (checked before training starts).") var trace: String?
+    @Option(help: "Power draw for the cost summary when RAPL is unreadable (W).") var watts: Double?
+    @Option(help: "Grid carbon intensity for the cost summary (g CO2/kWh).") var gridIntensity: Double?
+    @Option(help: "Machine price for the cost summary (per hour).") var pricePerHour: Double?
     @OptionGroup var options: BackendOptions
 
     func run() throws {
         try options.apply()
+        let traceURL = trace.map { URL(fileURLWithPath: $0) }
+        if let traceURL {
+            guard profile else { throw ValidationError("--trace needs --profile") }
+            do { try validateTracePath(traceURL) } catch { printError("error: \(error)"); throw ExitCode(1) }
+        }
         var config = TrainConfig()
         config.model = model
         guard ["mlp", "gpt"].contains(model) else { throw ValidationError("--model must be mlp or gpt, got '\(model)'") }
@@ -67,7 +79,10 @@ struct TrainCommand: ParsableCommand {
             let bar = ProgressBar()
             trainer.progress = { done, total, loss in bar.update(done: done, total: total, loss: loss) }
             trainer.log = { bar.clear(); print($0) }
-            let summary = try trainer.run()
+            let profiler = profile ? Profiler() : nil
+            if let profiler { trainer.wrapStep = { body in profiler.step(body) } }
+            let meter = CostMeter(CostOptions(watts: watts, gridIntensity: gridIntensity, pricePerHour: pricePerHour))
+            let summary = try profiler.map { p in try p.run { try trainer.run() } } ?? trainer.run()
             bar.clear()
             if let acc = summary.validationAccuracy {
                 print(String(format: "validation accuracy: %.4f", acc))
@@ -77,6 +92,13 @@ struct TrainCommand: ParsableCommand {
             print("checkpoint: \(outDir.appendingPathComponent(Checkpoint.fileName).path)")
             print("metrics: \(outDir.appendingPathComponent("metrics.jsonl").path)  loss curve: \(outDir.appendingPathComponent("loss_curve.svg").path)")
             print(String(format: "throughput: %.0f items/s over %d steps (%.2f s)", summary.itemsPerSecond, summary.steps, summary.seconds))
+            if let profiler {
+                let report = profiler.report()
+                let peak = PeakFlops.cachedOrMeasured().measurement.gflops
+                print(report.table(limit: 20, peakGFLOPS: peak))
+                if let traceURL { try report.writeChromeTrace(to: traceURL); print("trace: \(traceURL.path)") }
+            }
+            print(meter.finish(shape: ModelShape(module: trainer.model), items: Double(summary.items)).summary())
         } catch let e as ValidationError {
             throw e
         } catch {

@@ -74,6 +74,8 @@ public final class Trainer {
     public var progress: ((Int, Int, Float) -> Void)?
     /// Runs between writing the checkpoint's temp file and renaming it (for tests).
     public var beforeCheckpointRename: ((URL) throws -> Void)?
+    /// Wraps each optimizer step (forward, backward, update), e.g. to profile it.
+    public var wrapStep: ((() -> Void) -> Void)?
 
     let task: TrainingTask
     let optimizer: Optimizer
@@ -119,15 +121,21 @@ public final class Trainer {
             var epochItems = 0
             while state.batchInEpoch < batches.count {
                 let t0 = DispatchTime.now().uptimeNanoseconds
-                optimizer.zeroGrad()
-                let (loss, count) = task.loss(batch: batches[state.batchInEpoch])
-                let value = loss.item()
+                var value: Float = 0, count = 0
+                let batch = batches[state.batchInEpoch]
+                let step = {
+                    self.optimizer.zeroGrad()
+                    let (loss, n) = ProfileScope.withPhase(.forward) { self.task.loss(batch: batch) }
+                    value = loss.item(); count = n
+                    guard value.isFinite else { return }
+                    ProfileScope.withPhase(.backward) { loss.backward() }
+                    ProfileScope.withPhase(.optimizer) { self.optimizer.step() }
+                }
+                if let wrapStep { wrapStep(step) } else { step() }
                 guard value.isFinite else {
                     throw TrainError("loss is \(value) at step \(state.step + 1) (epoch \(state.epoch + 1)); training stopped. "
                                      + "The last good checkpoint is \(outDirectory.appendingPathComponent(Checkpoint.fileName).path)")
                 }
-                loss.backward()
-                optimizer.step()
                 seconds += Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
                 items += count; epochItems += count
                 state.step += 1
