@@ -73,9 +73,9 @@ enum Kernels {
             }
         case .geluErf:
             SIMDMath.map2(x, dy, dx, n) { v, g in
-                let cdf = 0.5 * (1 + SIMDMath.erf(v * invSqrt2))
-                let pdf = invSqrt2Pi * SIMDMath.exp(-0.5 * v * v)
-                return g * (cdf + v * pdf)
+                let (e, gauss) = SIMDMath.erfAndGaussian(v * invSqrt2)   // gauss = e^(−v²/2)
+                let cdf = 0.5 * (1 + e)
+                return g * (cdf + v * (invSqrt2Pi * gauss))
             }
         case .pow(let p):
             if p == 2 { for i in 0..<n { dx[i] = dy[i] * 2 * x[i] } } else {

@@ -13,7 +13,9 @@ enum SIMDMath {
     /// Underflows to 0 below −87.3 and overflows to +∞ above 88.7.
     @inline(__always)
     static func exp(_ x0: V) -> V {
-        let x = x0.clamped(lowerBound: V(repeating: -87.33654), upperBound: V(repeating: 88.72283))
+        // No clamp here: pointwiseMin/Max (NaN-aware) compile to scalar code and
+        // cost 4× the whole polynomial. Out-of-range lanes are fixed up below.
+        let x = x0
         // Adding 1.5·2²³ rounds to an integer held in the low mantissa bits.
         let magic = V(repeating: 12582912)
         let shifted = x * V(repeating: 1.44269504088896341) + magic
@@ -28,17 +30,22 @@ enum SIMDMath {
         p = p * r + 5.0000001201e-1
         p = p * r * r + r + 1
         let ni = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- unsafeBitCast(magic, to: SIMD8<Int32>.self)
-        let bits = (ni &+ 127) &<< 23
+        let bits = (ni &+ SIMD8<Int32>(repeating: 127)) &<< SIMD8<Int32>(repeating: 23)
         var result = p * unsafeBitCast(bits, to: V.self)
-        result.replace(with: V(repeating: .infinity), where: x0 .> 88.72283)
-        result.replace(with: V(repeating: 0), where: x0 .< -87.33654)
+        result.replace(with: V(repeating: .infinity), where: x0 .> V(repeating: 88.72283))
+        result.replace(with: V(repeating: 0), where: x0 .< V(repeating: -87.33654))
         result.replace(with: x0, where: x0 .!= x0)   // NaN stays NaN
         return result
     }
 
     /// erf(x) by Abramowitz & Stegun 7.1.26 (|error| ≤ 1.5e-7), odd-extended.
     @inline(__always)
-    static func erf(_ x: V) -> V {
+    static func erf(_ x: V) -> V { erfAndGaussian(x).erf }
+
+    /// erf(x) and e^(−x²), which the A&S formula computes anyway (GELU's
+    /// derivative needs both: Φ(v) = ½(1 + erf(v/√2)), φ(v) ∝ e^(−v²/2)).
+    @inline(__always)
+    static func erfAndGaussian(_ x: V) -> (erf: V, gaussian: V) {
         let a: V = vabs(x)
         let one = V(repeating: 1)
         let t: V = one / (one + V(repeating: 0.3275911) * a)
@@ -50,9 +57,7 @@ enum SIMDMath {
         let negSquare: V = -(a * a)
         let e: V = SIMDMath.exp(negSquare)
         let y: V = one - p * t * e
-        var r = y
-        r.replace(with: -y, where: x .< 0)
-        return r
+        return (y.replacing(with: -y, where: x .< V()), e)
     }
 
     /// tanh x = 1 − 2/(e^{2x} + 1), with the series x − x³/3 + 2x⁵/15 − 17x⁷/315 for |x| < 0.125.
@@ -72,7 +77,7 @@ enum SIMDMath {
 
     /// |x| lanewise.
     @inline(__always)
-    static func vabs(_ x: V) -> V { x.replacing(with: -x, where: x .< 0) }
+    static func vabs(_ x: V) -> V { x.replacing(with: -x, where: x .< V()) }
 
     /// σ(x) = 1/(1 + e⁻ˣ) (exact 0 and 1 in the far tails).
     @inline(__always)
