@@ -4,7 +4,7 @@ import Dispatch
 import Testing
 
 /// Deterministic xorshift generator so failures reproduce.
-private struct Rng {
+private struct GemmTestRng {
     var state: UInt64
     init(_ seed: UInt64) { state = seed &* 0x9E37_79B9_7F4A_7C15 | 1 }
     mutating func next() -> UInt64 {
@@ -17,7 +17,7 @@ private struct Rng {
     }
 }
 
-private struct Case: CustomStringConvertible {
+private struct GemmTestCase: CustomStringConvertible {
     var m: Int, n: Int, k: Int
     var transA = false, transB = false
     var alpha: Float = 1, beta: Float = 0
@@ -32,8 +32,8 @@ private struct Case: CustomStringConvertible {
 
 /// Runs tuned and naive on the same random inputs and compares every element of C,
 /// including the padding columns, which must be left untouched.
-private func check(_ t: Case, seed: UInt64 = 1) {
-    var rng = Rng(seed &+ UInt64(t.m * 1_000_003 + t.n * 1009 + t.k))
+private func checkGemm(_ t: GemmTestCase, seed: UInt64 = 1) {
+    var rng = GemmTestRng(seed &+ UInt64(t.m * 1_000_003 + t.n * 1009 + t.k))
     let aRows = t.transA ? t.k : t.m, aCols = t.transA ? t.m : t.k
     let bRows = t.transB ? t.n : t.k, bCols = t.transB ? t.k : t.n
     let lda = aCols + t.padA, ldb = bCols + t.padB, ldc = t.n + t.padC
@@ -94,7 +94,7 @@ struct ReferenceGemmTests {
     func transposes(transA: Bool, transB: Bool) {
         for (m, n, k) in Self.shapes {
             for threads in [1, 2] {
-                check(Case(m: m, n: n, k: k, transA: transA, transB: transB, threads: threads))
+                checkGemm(GemmTestCase(m: m, n: n, k: k, transA: transA, transB: transB, threads: threads))
             }
         }
     }
@@ -106,7 +106,7 @@ struct ReferenceGemmTests {
         for (m, n, k) in [(7, 13, 5), (65, 129, 33), (130, 70, 257)] {
             for tA in [false, true] {
                 for threads in [1, 2] {
-                    check(Case(m: m, n: n, k: k, transA: tA, transB: !tA, alpha: alpha, beta: beta,
+                    checkGemm(GemmTestCase(m: m, n: n, k: k, transA: tA, transB: !tA, alpha: alpha, beta: beta,
                                threads: threads))
                 }
             }
@@ -119,7 +119,7 @@ struct ReferenceGemmTests {
             for tA in [false, true] {
                 for tB in [false, true] {
                     for threads in [1, 2] {
-                        check(Case(m: m, n: n, k: k, transA: tA, transB: tB, alpha: 1.5, beta: 0.5,
+                        checkGemm(GemmTestCase(m: m, n: n, k: k, transA: tA, transB: tB, alpha: 1.5, beta: 0.5,
                                    padA: 3, padB: 5, padC: 7, threads: threads))
                     }
                 }
@@ -132,56 +132,56 @@ struct ReferenceGemmTests {
         for (m, n, k) in [(1, 1, 1), (7, 13, 5), (65, 129, 33), (130, 70, 257), (200, 200, 300), (6, 1000, 400)] {
             for tA in [false, true] {
                 for threads in [1, 2] {
-                    check(Case(m: m, n: n, k: k, transA: tA, transB: tA, alpha: 1, beta: 0, padC: 2,
+                    checkGemm(GemmTestCase(m: m, n: n, k: k, transA: tA, transB: tA, alpha: 1, beta: 0, padC: 2,
                                threads: threads, nanC: true))
                 }
             }
             // k == 0 and alpha == 0 with beta == 0 must write zeros, not NaN.
-            check(Case(m: m, n: n, k: 0, beta: 0, nanC: true))
-            check(Case(m: m, n: n, k: k, alpha: 0, beta: 0, threads: 2, nanC: true))
+            checkGemm(GemmTestCase(m: m, n: n, k: 0, beta: 0, nanC: true))
+            checkGemm(GemmTestCase(m: m, n: n, k: k, alpha: 0, beta: 0, threads: 2, nanC: true))
         }
     }
 
     @Test("empty dimensions")
     func empty() {
-        check(Case(m: 0, n: 5, k: 3))
-        check(Case(m: 5, n: 0, k: 3))
-        check(Case(m: 0, n: 0, k: 0))
-        check(Case(m: 4, n: 5, k: 0, beta: 0.5))
-        check(Case(m: 4, n: 5, k: 0, beta: 1, threads: 2))
+        checkGemm(GemmTestCase(m: 0, n: 5, k: 3))
+        checkGemm(GemmTestCase(m: 5, n: 0, k: 3))
+        checkGemm(GemmTestCase(m: 0, n: 0, k: 0))
+        checkGemm(GemmTestCase(m: 4, n: 5, k: 0, beta: 0.5))
+        checkGemm(GemmTestCase(m: 4, n: 5, k: 0, beta: 1, threads: 2))
     }
 
     @Test("sizes crossing the MC / KC / NC blocks, both parallel drivers")
     func blocks() {
         // Row-parallel (m large), column-parallel (m small, n wide), and KC boundaries;
         // all well above the parallel threshold (m·n·k ≥ 128³).
-        check(Case(m: 250, n: 300, k: 520, transA: true, beta: 1, threads: 2))
-        check(Case(m: 10, n: 3100, k: 80, transB: true, alpha: 2, beta: 0.5, threads: 2))
-        check(Case(m: 23, n: 700, k: 300, transA: true, beta: 1, padA: 1, padB: 2, padC: 3, threads: 2))
-        check(Case(m: 301, n: 3090, k: 9, threads: 2))
-        check(Case(m: 301, n: 3090, k: 9, threads: 1))
-        check(Case(m: 241, n: 35, k: 700, transA: true, transB: true, threads: 3))
+        checkGemm(GemmTestCase(m: 250, n: 300, k: 520, transA: true, beta: 1, threads: 2))
+        checkGemm(GemmTestCase(m: 10, n: 3100, k: 80, transB: true, alpha: 2, beta: 0.5, threads: 2))
+        checkGemm(GemmTestCase(m: 23, n: 700, k: 300, transA: true, beta: 1, padA: 1, padB: 2, padC: 3, threads: 2))
+        checkGemm(GemmTestCase(m: 301, n: 3090, k: 9, threads: 2))
+        checkGemm(GemmTestCase(m: 301, n: 3090, k: 9, threads: 1))
+        checkGemm(GemmTestCase(m: 241, n: 35, k: 700, transA: true, transB: true, threads: 3))
     }
 
     @Test("concurrent callers, each multithreaded")
     func concurrentCallers() {
         // Several independent GEMMs at once (as from a parallel training loop): no shared state.
         DispatchQueue.concurrentPerform(iterations: 4) { i in
-            check(Case(m: 150 + i, n: 170, k: 90, transA: i % 2 == 1, transB: i >= 2, alpha: 1, beta: 0.5,
+            checkGemm(GemmTestCase(m: 150 + i, n: 170, k: 90, transA: i % 2 == 1, transB: i >= 2, alpha: 1, beta: 0.5,
                        threads: 2))
         }
     }
 
     @Test("random shapes", arguments: 0..<6)
     func random(seed: Int) {
-        var rng = Rng(UInt64(seed) + 77)
+        var rng = GemmTestRng(UInt64(seed) + 77)
         for _ in 0..<8 {
-            let t = Case(m: rng.int(1...150), n: rng.int(1...150), k: rng.int(1...300),
+            let t = GemmTestCase(m: rng.int(1...150), n: rng.int(1...150), k: rng.int(1...300),
                          transA: rng.int(0...1) == 1, transB: rng.int(0...1) == 1,
                          alpha: [1, -1, 0.5][rng.int(0...2)], beta: [0, 1, 0.3][rng.int(0...2)],
                          padA: rng.int(0...3), padB: rng.int(0...3), padC: rng.int(0...3),
                          threads: rng.int(1...2))
-            check(t, seed: UInt64(seed))
+            checkGemm(t, seed: UInt64(seed))
         }
     }
 }
