@@ -10,7 +10,7 @@ struct AnnealCommand: ParsableCommand {
         commandName: "anneal",
         abstract: "Train, fine-tune, align and profile models on CPUs.",
         subcommands: [TrainCommand.self, SampleCommand.self, ConformanceCommand.self, BenchCommand.self,
-                      EmbedCommand.self, FinetuneCommand.self, RewardCommand.self, DPOCommand.self,
+                      EmbedCommand.self, FinetuneCommand.self, RewardCommand.self, DPOCommand.self, BanditCommand.self, AlignDemoCommand.self,
                       ProfileCommand.self, PeakCommand.self, CostCommand.self, LabelsCommand.self])
 }
 
