@@ -117,7 +117,13 @@ public final class Sequential: Module, UnaryLayer {
 
     public override func children() -> [(String, Any)] { layers.enumerated().map { ("\($0.offset)", $0.element) } }
 
-    public func callAsFunction(_ x: Tensor) -> Tensor { layers.reduce(x) { $1($0) } }
+    /// Applies the layers in order, each inside its profiler module scope ("0", "1", …;
+    /// a single flag check when no profiler runs).
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        var h = x
+        for (i, layer) in layers.enumerated() { h = ProfileScope.module(String(i), h) { layer($0) } }
+        return h
+    }
 
     /// An MLP: Linear layers of the given sizes with an activation between them
     /// (parameters named 0.weight, 2.weight, … as PyTorch's Sequential MLP).

@@ -56,8 +56,10 @@ public final class TransformerBlock: Module {
 
     /// x [B, T, C] → [B, T, C].
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        let h = x + attention(ln1(x))
-        return h + out(fc(ln2(h)).gelu())
+        let a = ProfileScope.module("attention", ProfileScope.module("ln1", x) { ln1($0) }) { attention($0) }
+        let h = x + a
+        let f = ProfileScope.module("fc", ProfileScope.module("ln2", h) { ln2($0) }) { fc($0) }
+        return h + ProfileScope.module("out", f.gelu()) { out($0) }
     }
 }
 
@@ -109,16 +111,17 @@ public final class GPT: Module {
     public func hidden(_ ids: [Int], batch: Int) -> Tensor {
         let t = ids.count / batch
         require(t <= config.contextLength, "sequence length \(t) exceeds the context length \(config.contextLength)")
-        var x = tok(ids, shape: [batch, t]) + pos(Array(0..<t), shape: [t])
-        for block in blocks { x = block(x) }
-        return lnf(x)
+        var x = ProfileScope.module("tok") { tok(ids, shape: [batch, t]) }
+            + ProfileScope.module("pos") { pos(Array(0..<t), shape: [t]) }
+        for (i, block) in blocks.enumerated() { x = ProfileScope.module("blocks.\(i)", x) { block($0) } }
+        return ProfileScope.module("lnf", x) { lnf($0) }
     }
 
     /// Logits [B, T, V] for token ids [B, T].
     public func callAsFunction(_ ids: [Int], batch: Int) -> Tensor {
         let h = hidden(ids, batch: batch)
         let w = config.tiedEmbeddings ? tok.weight.value : head.weight.value
-        return Tensor.linear(h, weight: w)
+        return ProfileScope.module("head", h) { Tensor.linear($0, weight: w) }
     }
 }
 
