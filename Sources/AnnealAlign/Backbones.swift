@@ -70,9 +70,13 @@ public final class AppendingToken: Module, RewardBackbone, @unchecked Sendable {
     public let base: any RewardBackbone
     /// The token appended after each row's last real token.
     public let token: Int
+    /// A token put before each row (BERT's [CLS]), if any.
+    public let leading: Int?
 
     /// Wraps `base`.
-    public init(_ base: any RewardBackbone, token: Int) { self.base = base; self.token = token; super.init() }
+    public init(_ base: any RewardBackbone, token: Int, leading: Int? = nil) {
+        self.base = base; self.token = token; self.leading = leading; super.init()
+    }
 
     /// The base's parameters, under its own names.
     public override func children() -> [(String, Any)] { base.children() }
@@ -81,9 +85,10 @@ public final class AppendingToken: Module, RewardBackbone, @unchecked Sendable {
     /// The base's.
     public var parametersUnusedByFeatures: [String] { base.parametersUnusedByFeatures }
 
-    /// The base's features of the rows with `token` appended, [S, C].
+    /// The base's features of the rows with `leading` prepended and `token` appended, [S, C].
     public func features(_ batch: SequenceBatch) -> Tensor {
-        let rows = (0..<batch.rows).map { ScoredSequence(prompt: [], completion: batch.tokens(row: $0) + [token]) }
+        let head = leading.map { [$0] } ?? []
+        let rows = (0..<batch.rows).map { ScoredSequence(prompt: [], completion: head + batch.tokens(row: $0) + [token]) }
         return base.features(SequenceBatch(rows))
     }
 }

@@ -111,13 +111,14 @@ struct RewardCommand: ParsableCommand {
                 printError("error: cannot load MiniLM from \(dir.path): \(error) (install it with `make data`)")
                 throw ExitCode(1)
             }
-            // [CLS] prompt pieces | completion pieces [SEP]: the text as one sentence.
-            let encode: (String) throws -> [Int] = { text in Array(wordPiece.encode(text, maxLength: Int.max / 2).dropLast()) }
+            // [CLS] prompt pieces | completion pieces [SEP]: the text as one sentence. Prompt and
+            // completion are encoded without their own [CLS]/[SEP]; the backbone adds one of each.
+            let encode: (String) throws -> [Int] = { text in Array(wordPiece.encode(text, maxLength: Int.max / 2).dropFirst().dropLast()) }
             let maxLength = Swift.min(128, bert.config.maxPositions)
-            let truncation = Truncation(maxLength: maxLength - 1, maxPromptLength: model.maxPromptLength ?? 32,
+            let truncation = Truncation(maxLength: maxLength - 2, maxPromptLength: model.maxPromptLength ?? 32,
                                         promptMode: Truncation.PromptMode(rawValue: model.truncation) ?? .keepEnd)
             let backboneModel = MemoizedFeatures(bert)
-            return (RewardModel(backbone: AppendingToken(backboneModel, token: wordPiece.sepID)), truncation, encode)
+            return (RewardModel(backbone: AppendingToken(backboneModel, token: wordPiece.sepID, leading: wordPiece.clsID)), truncation, encode)
         default:
             throw ValidationError("--backbone must be gpt or minilm, got '\(backbone)'")
         }
