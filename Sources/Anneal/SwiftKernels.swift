@@ -146,10 +146,21 @@ public class SwiftKernels: @unchecked Sendable {
                                   dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>?,
                                   dweight: UnsafeMutablePointer<Float>?, dbias: UnsafeMutablePointer<Float>?,
                                   rows: Int, cols: Int) {
-        // Parameter gradients accumulate across rows, so this stays on one thread.
+        // dx rows are independent: split them across threads. The parameter
+        // gradients accumulate across rows, so they are summed on one thread.
+        if let dx {
+            chunked(rows, cost: cols * 8) { lo, hi in
+                for r in lo..<hi {
+                    Kernels.layerNormBackwardRow(x + r * cols, weight, mean[r], rstd[r], dy + r * cols,
+                                                 dx + r * cols, nil, nil, cols: cols)
+                }
+            }
+        }
+        guard dweight != nil || dbias != nil else { return }
         for r in 0..<rows {
-            Kernels.layerNormBackwardRow(x + r * cols, weight, mean[r], rstd[r], dy + r * cols,
-                                         dx.map { $0 + r * cols }, dweight, dbias, cols: cols)
+            let xr = x + r * cols, g = dy + r * cols, mu = mean[r], rs = rstd[r]
+            if let dweight { for j in 0..<cols { dweight[j] += g[j] * (xr[j] - mu) * rs } }
+            if let dbias { for j in 0..<cols { dbias[j] += g[j] } }
         }
     }
 
