@@ -56,7 +56,7 @@ public struct PhasedWorkload {
         let x = Tensor.randn([batch, sizes[0]], generator: &rng)
         let y = (0..<batch).map { _ in rng.nextInt(sizes.last!) }
         return PhasedWorkload(name: name, itemsPerStep: batch, model: model, optimizer: opt) {
-            Tensor.crossEntropy(model.scoped(x), targets: y)
+            Tensor.crossEntropy(model(x), targets: y)
         }
     }
 
@@ -68,43 +68,8 @@ public struct PhasedWorkload {
         var rng = RandomGenerator(seed: 2)
         let x = (0..<(32 * 64)).map { _ in rng.nextInt(65) }, y = (0..<(32 * 64)).map { _ in rng.nextInt(65) }
         return PhasedWorkload(name: "W2", itemsPerStep: 32 * 64, model: model, optimizer: opt) {
-            Tensor.crossEntropy(model.scopedLogits(x, batch: 32).reshaped([-1, 65]), targets: y)
+            Tensor.crossEntropy(model(x, batch: 32).reshaped([-1, 65]), targets: y)
         }
-    }
-}
-
-extension Sequential {
-    /// The same as `callAsFunction`, with each layer in module scope "0", "1", ….
-    public func scoped(_ x: Tensor) -> Tensor {
-        var h = x
-        for (i, layer) in layers.enumerated() { h = ProfileScope.module(String(i), h) { layer($0) } }
-        return h
-    }
-}
-
-extension TransformerBlock {
-    /// The same as `callAsFunction` (x [B, T, C] → [B, T, C]), with scopes
-    /// ln1, attention (qkv, the attention op, proj), ln2, fc, out.
-    public func scoped(_ x: Tensor) -> Tensor {
-        let a = ProfileScope.module("attention", ProfileScope.module("ln1", x) { ln1($0) }) { attention($0) }
-        let h = x + a
-        let f = ProfileScope.module("fc", ProfileScope.module("ln2", h) { ln2($0) }) { fc($0) }
-        return h + ProfileScope.module("out", f.gelu()) { out($0) }
-    }
-}
-
-extension GPT {
-    /// The same logits [B, T, V] as `callAsFunction`, with module scopes tok,
-    /// pos, blocks.N (and their parts), lnf and head.
-    public func scopedLogits(_ ids: [Int], batch: Int) -> Tensor {
-        let t = ids.count / batch
-        require(t <= config.contextLength, "sequence length \(t) exceeds the context length \(config.contextLength)")
-        var x = ProfileScope.module("tok") { tok(ids, shape: [batch, t]) }
-            + ProfileScope.module("pos") { pos(Array(0..<t), shape: [t]) }
-        for (i, block) in blocks.enumerated() { x = ProfileScope.module("blocks.\(i)", x) { block.scoped($0) } }
-        x = ProfileScope.module("lnf", x) { lnf($0) }
-        let w = config.tiedEmbeddings ? tok.weight.value : head.weight.value
-        return ProfileScope.module("head", x) { Tensor.linear($0, weight: w) }
     }
 }
 
@@ -149,7 +114,7 @@ extension PhasedWorkload {
             let opt = AdamW(parameters: model.trainableParameters(), learningRate: 1e-4)
             let x = (0..<(batch * t)).map { _ in rng.nextInt(v) }, y = (0..<(batch * t)).map { _ in rng.nextInt(v) }
             return PhasedWorkload(name: "GPT", itemsPerStep: batch * t, model: model, optimizer: opt) {
-                Tensor.crossEntropy(model.scopedLogits(x, batch: batch).reshaped([-1, v]), targets: y)
+                Tensor.crossEntropy(model(x, batch: batch).reshaped([-1, v]), targets: y)
             }
         }
         // An MLP: weights "0.weight", "2.weight", … of shapes [out, in] chaining.
@@ -167,7 +132,7 @@ extension PhasedWorkload {
         let x = Tensor.randn([batch, sizes[0]], generator: &rng)
         let y = (0..<batch).map { _ in rng.nextInt(sizes.last!) }
         return PhasedWorkload(name: "MLP", itemsPerStep: batch, model: model, optimizer: opt) {
-            Tensor.crossEntropy(model.scoped(x), targets: y)
+            Tensor.crossEntropy(model(x), targets: y)
         }
     }
 

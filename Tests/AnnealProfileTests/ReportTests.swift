@@ -144,7 +144,7 @@ extension ProfilerTests {
                     p.step {
                         p.phase(.optimizer) { opt.zeroGrad() }
                         let loss = p.phase(.forward) {
-                            Tensor.crossEntropy(gpt.scopedLogits(ids, batch: 2).reshaped([-1, 13]), targets: ids)
+                            Tensor.crossEntropy(gpt(ids, batch: 2).reshaped([-1, 13]), targets: ids)
                         }
                         p.phase(.backward) { loss.backward() }
                         p.phase(.optimizer) { opt.step() }
