@@ -27,18 +27,17 @@ enum Kernels {
     static func unary(_ op: UnaryOp, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
         switch op {
         case .neg: for i in 0..<n { y[i] = -x[i] }
-        case .exp: SIMDMath.map(x, y, n, SIMDMath.exp)
+        case .exp: expLoop(x, y, n)
         case .log: for i in 0..<n { y[i] = Foundation.log(x[i]) }
         case .sqrt: for i in 0..<n { y[i] = x[i].squareRoot() }
-        case .tanh: SIMDMath.map(x, y, n, SIMDMath.tanh)
-        case .sigmoid: SIMDMath.map(x, y, n, SIMDMath.sigmoid)
+        case .tanh: tanhLoop(x, y, n)
+        case .sigmoid: sigmoidLoop(x, y, n)
         case .relu: for i in 0..<n { y[i] = x[i] > 0 ? x[i] : 0 }
         case .logSigmoid: for i in 0..<n { y[i] = logSigmoid(x[i]) }
-        case .silu: SIMDMath.map(x, y, n) { $0 * SIMDMath.sigmoid($0) }
+        case .silu: siluLoop(x, y, n)
         case .abs: for i in 0..<n { y[i] = Swift.abs(x[i]) }
-        case .geluTanh:
-            SIMDMath.map(x, y, n) { v in 0.5 * v * (1 + SIMDMath.tanh(sqrt2OverPi * (v + 0.044715 * v * v * v))) }
-        case .geluErf: SIMDMath.map(x, y, n) { v in 0.5 * v * (1 + SIMDMath.erf(v * invSqrt2)) }
+        case .geluTanh: geluTanhLoop(x, y, n)
+        case .geluErf: geluErfLoop(x, y, n)
         case .pow(let p):
             if p == 2 { for i in 0..<n { y[i] = x[i] * x[i] } } else { for i in 0..<n { y[i] = Foundation.pow(x[i], p) } }
         case .scale(let s): for i in 0..<n { y[i] = s * x[i] }
@@ -59,24 +58,10 @@ enum Kernels {
         case .sigmoid: for i in 0..<n { dx[i] = dy[i] * y[i] * (1 - y[i]) }
         case .relu: for i in 0..<n { dx[i] = x[i] > 0 ? dy[i] : 0 }
         case .logSigmoid: for i in 0..<n { dx[i] = dy[i] * sigmoid(-x[i]) }
-        case .silu:
-            SIMDMath.map2(x, dy, dx, n) { v, g in
-                let s = SIMDMath.sigmoid(v)
-                return g * s * (1 + v * (1 - s))
-            }
+        case .silu: siluBackwardLoop(x, dy, dx, n)
         case .abs: for i in 0..<n { dx[i] = x[i] > 0 ? dy[i] : (x[i] < 0 ? -dy[i] : 0) }
-        case .geluTanh:
-            SIMDMath.map2(x, dy, dx, n) { v, g in
-                let t = SIMDMath.tanh(sqrt2OverPi * (v + 0.044715 * v * v * v))
-                let du = sqrt2OverPi * (1 + 3 * 0.044715 * v * v)
-                return g * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * du)
-            }
-        case .geluErf:
-            SIMDMath.map2(x, dy, dx, n) { v, g in
-                let (e, gauss) = SIMDMath.erfAndGaussian(v * invSqrt2)   // gauss = e^(−v²/2)
-                let cdf = 0.5 * (1 + e)
-                return g * (cdf + v * (invSqrt2Pi * gauss))
-            }
+        case .geluTanh: geluTanhBackwardLoop(x, dy, dx, n)
+        case .geluErf: geluErfBackwardLoop(x, dy, dx, n)
         case .pow(let p):
             if p == 2 { for i in 0..<n { dx[i] = dy[i] * 2 * x[i] } } else {
                 for i in 0..<n { dx[i] = dy[i] * p * Foundation.pow(x[i], p - 1) }
@@ -84,6 +69,84 @@ enum Kernels {
         case .scale(let s): for i in 0..<n { dx[i] = dy[i] * s }
         case .addScalar: for i in 0..<n { dx[i] = dy[i] }
         case .clamp(let lo, let hi): for i in 0..<n { dx[i] = (x[i] >= lo && x[i] <= hi) ? dy[i] : 0 }
+        }
+    }
+
+    // MARK: Vectorised unary loops
+    // One small out-of-line function per function of x, so that LLVM inlines
+    // the SIMDMath polynomial into the loop (inside the big switches above it
+    // stays a call per 8 lanes, with the vector split across two registers).
+
+    typealias V = SIMD8<Float>
+
+    /// y = e^(x − shift).
+    @inline(never)
+    static func expLoop(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int, minus shift: Float = 0) {
+        let s = V(repeating: shift)
+        SIMDMath.map(x, y, n) { SIMDMath.exp($0 - s) }
+    }
+
+    @inline(never)
+    static func tanhLoop(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+        SIMDMath.map(x, y, n, SIMDMath.tanh)
+    }
+
+    @inline(never)
+    static func sigmoidLoop(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+        SIMDMath.map(x, y, n, SIMDMath.sigmoid)
+    }
+
+    /// SiLU x·σ(x).
+    @inline(never)
+    static func siluLoop(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+        SIMDMath.map(x, y, n) { $0 * SIMDMath.sigmoid($0) }
+    }
+
+    /// d/dx x·σ(x) = σ(x)(1 + x(1 − σ(x))).
+    @inline(never)
+    static func siluBackwardLoop(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
+                                 _ dx: UnsafeMutablePointer<Float>, _ n: Int) {
+        SIMDMath.map2(x, dy, dx, n) { v, g in
+            let s = SIMDMath.sigmoid(v)
+            return g * s * (1 + v * (1 - s))
+        }
+    }
+
+    /// ½x(1 + tanh u), u = √(2/π)(x + 0.044715x³).
+    @inline(never)
+    static func geluTanhLoop(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+        SIMDMath.map(x, y, n) { v in 0.5 * v * (1 + SIMDMath.tanh(sqrt2OverPi * (v + 0.044715 * v * v * v))) }
+    }
+
+    /// ½(1 + tanh u) + ½x(1 − tanh²u)·u′, u′ = √(2/π)(1 + 3·0.044715x²).
+    @inline(never)
+    static func geluTanhBackwardLoop(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
+                                     _ dx: UnsafeMutablePointer<Float>, _ n: Int) {
+        SIMDMath.map2(x, dy, dx, n) { v, g in
+            let t = SIMDMath.tanh(sqrt2OverPi * (v + 0.044715 * v * v * v))
+            let du = sqrt2OverPi * (1 + 3 * 0.044715 * v * v)
+            return g * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * du)
+        }
+    }
+
+    /// x·Φ(x) = ½x(1 + erf(x/√2)).
+    @inline(never)
+    static func geluErfLoop(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+        SIMDMath.map(x, y, n) { v in
+            let h = 0.5 * v
+            return h.addingProduct(h, SIMDMath.erf(v * invSqrt2))
+        }
+    }
+
+    /// Φ(x) + x·φ(x), φ(x) = e^(−x²/2)/√(2π).
+    @inline(never)
+    static func geluErfBackwardLoop(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
+                                    _ dx: UnsafeMutablePointer<Float>, _ n: Int) {
+        SIMDMath.map2(x, dy, dx, n) { v, g in
+            let (e, gauss) = SIMDMath.erfAndGaussian(v * invSqrt2)   // gauss = e^(−v²/2)
+            let half = V(repeating: 0.5)
+            let cdf = half.addingProduct(half, e)
+            return g * cdf.addingProduct(v * invSqrt2Pi, gauss)
         }
     }
 
@@ -206,8 +269,7 @@ enum Kernels {
     static func softmaxRow(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, visible: Int, cols: Int, log: Bool) {
         var m = -Float.infinity
         for j in 0..<visible where x[j] > m { m = x[j] }
-        let mv = SIMD8<Float>(repeating: m)
-        SIMDMath.map(x, y, visible) { SIMDMath.exp($0 - mv) }
+        expLoop(x, y, visible, minus: m)
         let s = sum(y, visible)
         if log {
             let lse = m + Foundation.log(s)
@@ -282,8 +344,7 @@ enum Kernels {
     static func crossEntropyRow(_ x: UnsafePointer<Float>, _ t: Int, _ p: UnsafeMutablePointer<Float>, cols: Int) -> Float {
         var m = -Float.infinity
         for j in 0..<cols where x[j] > m { m = x[j] }
-        let mv = SIMD8<Float>(repeating: m)
-        SIMDMath.map(x, p, cols) { SIMDMath.exp($0 - mv) }
+        expLoop(x, p, cols, minus: m)
         let s = sum(p, cols)
         let inv = 1 / s
         for j in 0..<cols { p[j] *= inv }

@@ -15,20 +15,20 @@ enum SIMDMath {
     static func exp(_ x0: V) -> V {
         // No clamp here: pointwiseMin/Max (NaN-aware) compile to scalar code and
         // cost 4× the whole polynomial. Out-of-range lanes are fixed up below.
+        // Every step is a fused multiply-add (`addingProduct`, vfmadd on AVX2).
         let x = x0
         // Adding 1.5·2²³ rounds to an integer held in the low mantissa bits.
         let magic = V(repeating: 12582912)
-        let shifted = x * V(repeating: 1.44269504088896341) + magic
+        let shifted = magic.addingProduct(x, V(repeating: 1.44269504088896341))
         let n = shifted - magic
-        var r = x - n * 0.693359375
-        r = r - n * -2.12194440e-4
-        var p = V(repeating: 1.9875691500e-4)
-        p = p * r + 1.3981999507e-3
-        p = p * r + 8.3334519073e-3
-        p = p * r + 4.1665795894e-2
-        p = p * r + 1.6666665459e-1
-        p = p * r + 5.0000001201e-1
-        p = p * r * r + r + 1
+        var r = x.addingProduct(n, V(repeating: -0.693359375))
+        r = r.addingProduct(n, V(repeating: 2.12194440e-4))
+        var p = V(repeating: 1.3981999507e-3).addingProduct(V(repeating: 1.9875691500e-4), r)
+        p = V(repeating: 8.3334519073e-3).addingProduct(p, r)
+        p = V(repeating: 4.1665795894e-2).addingProduct(p, r)
+        p = V(repeating: 1.6666665459e-1).addingProduct(p, r)
+        p = V(repeating: 5.0000001201e-1).addingProduct(p, r)
+        p = (r + 1).addingProduct(p, r * r)
         let ni = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- unsafeBitCast(magic, to: SIMD8<Int32>.self)
         let bits = (ni &+ SIMD8<Int32>(repeating: 127)) &<< SIMD8<Int32>(repeating: 23)
         var result = p * unsafeBitCast(bits, to: V.self)
@@ -48,15 +48,14 @@ enum SIMDMath {
     static func erfAndGaussian(_ x: V) -> (erf: V, gaussian: V) {
         let a: V = vabs(x)
         let one = V(repeating: 1)
-        let t: V = one / (one + V(repeating: 0.3275911) * a)
-        var p = V(repeating: 1.061405429)
-        p = p * t - 1.453152027
-        p = p * t + 1.421413741
-        p = p * t - 0.284496736
-        p = p * t + 0.254829592
+        let t: V = one / one.addingProduct(V(repeating: 0.3275911), a)
+        var p = V(repeating: -1.453152027).addingProduct(V(repeating: 1.061405429), t)
+        p = V(repeating: 1.421413741).addingProduct(p, t)
+        p = V(repeating: -0.284496736).addingProduct(p, t)
+        p = V(repeating: 0.254829592).addingProduct(p, t)
         let negSquare: V = -(a * a)
         let e: V = SIMDMath.exp(negSquare)
-        let y: V = one - p * t * e
+        let y: V = one.addingProduct(-(p * t), e)
         return (y.replacing(with: -y, where: x .< V()), e)
     }
 
