@@ -109,16 +109,63 @@ extension Tensor {
                                  keyLengths: [Int]? = nil) -> Tensor {
         require(q.rank == 4 && q.shape == k.shape && q.shape == v.shape,
                 "attention: q \(q.shape), k \(k.shape), v \(v.shape) must be equal [B, H, T, Dh]")
-        let (heads, t, d) = (q.shape[1], q.shape[2], q.shape[3])
-        let bh = q.shape[0] * heads
-        if let keyLengths {
-            require(keyLengths.count == q.shape[0] && keyLengths.allSatisfy { $0 >= 1 && $0 <= t },
-                    "attention: key lengths \(keyLengths) for shape \(q.shape)")
+        let dims = AttentionDims(q.shape, keyLengths: keyLengths)
+        let (out, p) = dims.forward(q: q.ptr, k: k.ptr, v: v.ptr, scale: scale, causal: causal, keyLengths: keyLengths)
+        guard needsGraph(q, k, v) else { return out }
+        let (qd, kd, vd) = (q.detached(), k.detached(), v.detached())
+        return out.recorded(causal ? "causal_attention" : "attention", [q, k, v]) { g, needs in
+            let grads = needs.map { $0 ? Tensor(uninitializedShape: qd.shape) : nil }
+            dims.backward(g: g, p: p, q: qd.ptr, k: kd.ptr, v: vd.ptr, scale: scale,
+                          dq: grads[0]?.storage.base, dk: grads[1]?.storage.base, dv: grads[2]?.storage.base)
+            return grads
         }
+    }
+
+    /// Causal attention on q, k and v packed in one tensor [3, B, H, T, Dh]
+    /// (as a fused qkv projection gives them after one permute); returns
+    /// [B, H, T, Dh]. The same math as `attention(q:k:v:)`, but the gradient
+    /// is one [3, B, H, T, Dh] tensor written slab by slab, with no split,
+    /// zero padding or accumulation of three partial gradients.
+    public static func causalAttention(packed qkv: Tensor, scale: Float) -> Tensor {
+        require(qkv.rank == 5 && qkv.shape[0] == 3, "attention: packed qkv \(qkv.shape) must be [3, B, H, T, Dh]")
+        let shape = Array(qkv.shape.dropFirst())
+        let dims = AttentionDims(shape, keyLengths: nil)
+        let slab = Shape.count(shape)
+        let (out, p) = dims.forward(q: qkv.ptr, k: qkv.ptr + slab, v: qkv.ptr + 2 * slab, scale: scale,
+                                    causal: true, keyLengths: nil)
+        guard needsGraph(qkv) else { return out }
+        let qkvd = qkv.detached()
+        return out.recorded("causal_attention", [qkv]) { g, _ in
+            let d = Tensor(uninitializedShape: qkvd.shape)
+            let base = d.storage.base
+            dims.backward(g: g, p: p, q: qkvd.ptr, k: qkvd.ptr + slab, v: qkvd.ptr + 2 * slab, scale: scale,
+                          dq: base, dk: base + slab, dv: base + 2 * slab)
+            return [d]
+        }
+    }
+}
+
+/// Sizes of one attention call, and its forward and backward on raw q, k, v
+/// buffers of [B·H, T, Dh] each.
+struct AttentionDims {
+    let batch: Int, heads: Int, t: Int, d: Int
+    var bh: Int { batch * heads }
+
+    init(_ shape: [Int], keyLengths: [Int]?) {
+        (batch, heads, t, d) = (shape[0], shape[1], shape[2], shape[3])
+        if let keyLengths {
+            require(keyLengths.count == batch && keyLengths.allSatisfy { $0 >= 1 && $0 <= t },
+                    "attention: key lengths \(keyLengths) for shape \(shape)")
+        }
+    }
+
+    /// O = softmax(Q·Kᵀ·scale + mask)·V [B, H, T, Dh] and the probabilities P [B·H, T, T].
+    func forward(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, scale: Float,
+                 causal: Bool, keyLengths: [Int]?) -> (out: Tensor, p: Tensor) {
         let backend = Runtime.backend
         let p = Tensor(uninitializedShape: [bh, t, t])
         backend.gemm(transA: false, transB: true, m: t, n: t, k: d, alpha: scale,
-                     a: q.ptr, lda: d, strideA: t * d, b: k.ptr, ldb: d, strideB: t * d,
+                     a: q, lda: d, strideA: t * d, b: k, ldb: d, strideB: t * d,
                      beta: 0, c: p.storage.base, ldc: t, strideC: t * t, batch: bh)
         if let keyLengths {   // padded keys get −∞ scores, hence probability 0
             for i in 0..<bh where keyLengths[i / heads] < t {
@@ -127,44 +174,38 @@ extension Tensor {
             }
         }
         backend.softmax(p.ptr, p.storage.base, rows: bh * t, cols: t, log: false, causal: causal)
-        let out = Tensor(uninitializedShape: q.shape)
+        let out = Tensor(uninitializedShape: [batch, heads, t, d])
         backend.gemm(transA: false, transB: false, m: t, n: d, k: t, alpha: 1,
-                     a: p.ptr, lda: t, strideA: t * t, b: v.ptr, ldb: d, strideB: t * d,
+                     a: p.ptr, lda: t, strideA: t * t, b: v, ldb: d, strideB: t * d,
                      beta: 0, c: out.storage.base, ldc: d, strideC: t * d, batch: bh)
-        guard needsGraph(q, k, v) else { return out }
-        let (qd, kd, vd) = (q.detached(), k.detached(), v.detached())
-        return out.recorded(causal ? "causal_attention" : "attention", [q, k, v]) { g, needs in
-            let backend = Runtime.backend
-            var dv: Tensor? = nil, dq: Tensor? = nil, dk: Tensor? = nil
-            if needs[2] {
-                let r = Tensor(uninitializedShape: vd.shape)
-                backend.gemm(transA: true, transB: false, m: t, n: d, k: t, alpha: 1,
-                             a: p.ptr, lda: t, strideA: t * t, b: g.ptr, ldb: d, strideB: t * d,
-                             beta: 0, c: r.storage.base, ldc: d, strideC: t * d, batch: bh)
-                dv = r
-            }
-            if needs[0] || needs[1] {
-                let dp = Tensor(uninitializedShape: [bh, t, t])
-                backend.gemm(transA: false, transB: true, m: t, n: t, k: d, alpha: 1,
-                             a: g.ptr, lda: d, strideA: t * d, b: vd.ptr, ldb: d, strideB: t * d,
-                             beta: 0, c: dp.storage.base, ldc: t, strideC: t * t, batch: bh)
-                backend.softmaxBackward(y: p.ptr, dy: dp.ptr, dx: dp.storage.base, rows: bh * t, cols: t, log: false)
-                if needs[0] {
-                    let r = Tensor(uninitializedShape: qd.shape)
-                    backend.gemm(transA: false, transB: false, m: t, n: d, k: t, alpha: scale,
-                                 a: dp.ptr, lda: t, strideA: t * t, b: kd.ptr, ldb: d, strideB: t * d,
-                                 beta: 0, c: r.storage.base, ldc: d, strideC: t * d, batch: bh)
-                    dq = r
-                }
-                if needs[1] {
-                    let r = Tensor(uninitializedShape: kd.shape)
-                    backend.gemm(transA: true, transB: false, m: t, n: d, k: t, alpha: scale,
-                                 a: dp.ptr, lda: t, strideA: t * t, b: qd.ptr, ldb: d, strideB: t * d,
-                                 beta: 0, c: r.storage.base, ldc: d, strideC: t * d, batch: bh)
-                    dk = r
-                }
-            }
-            return [dq, dk, dv]
+        return (out, p)
+    }
+
+    /// Writes dQ, dK, dV (each [B·H, T, Dh]) for the output gradient g where asked.
+    func backward(g: Tensor, p: Tensor, q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+                  scale: Float, dq: UnsafeMutablePointer<Float>?, dk: UnsafeMutablePointer<Float>?,
+                  dv: UnsafeMutablePointer<Float>?) {
+        let backend = Runtime.backend
+        if let dv {
+            backend.gemm(transA: true, transB: false, m: t, n: d, k: t, alpha: 1,
+                         a: p.ptr, lda: t, strideA: t * t, b: g.ptr, ldb: d, strideB: t * d,
+                         beta: 0, c: dv, ldc: d, strideC: t * d, batch: bh)
+        }
+        guard dq != nil || dk != nil else { return }
+        let dp = Tensor(uninitializedShape: [bh, t, t])
+        backend.gemm(transA: false, transB: true, m: t, n: t, k: d, alpha: 1,
+                     a: g.ptr, lda: d, strideA: t * d, b: v, ldb: d, strideB: t * d,
+                     beta: 0, c: dp.storage.base, ldc: t, strideC: t * t, batch: bh)
+        backend.softmaxBackward(y: p.ptr, dy: dp.ptr, dx: dp.storage.base, rows: bh * t, cols: t, log: false)
+        if let dq {
+            backend.gemm(transA: false, transB: false, m: t, n: d, k: t, alpha: scale,
+                         a: dp.ptr, lda: t, strideA: t * t, b: k, ldb: d, strideB: t * d,
+                         beta: 0, c: dq, ldc: d, strideC: t * d, batch: bh)
+        }
+        if let dk {
+            backend.gemm(transA: true, transB: false, m: t, n: d, k: t, alpha: scale,
+                         a: dp.ptr, lda: t, strideA: t * t, b: q, ldb: d, strideB: t * d,
+                         beta: 0, c: dk, ldc: d, strideC: t * d, batch: bh)
         }
     }
 }

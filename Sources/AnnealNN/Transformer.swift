@@ -24,10 +24,9 @@ public final class CausalSelfAttention: Module {
     public func callAsFunction(_ x: Tensor) -> Tensor {
         let (b, t, c) = (x.shape[0], x.shape[1], x.shape[2])
         let dh = c / headCount
-        // [B, T, 3C] → [3, B, H, T, Dh] in one permute, then q, k, v along the first axis.
+        // [B, T, 3C] → [3, B, H, T, Dh] in one permute; attention reads q, k, v as its three slabs.
         let heads = qkv(x).reshaped([b, t, 3, headCount, dh]).permuted([2, 0, 3, 1, 4])
-        let parts = heads.split([1, 1, 1], axis: 0).map { $0.reshaped([b, headCount, t, dh]) }
-        let y = Tensor.causalAttention(q: parts[0], k: parts[1], v: parts[2], scale: 1 / Float(dh).squareRoot())
+        let y = Tensor.causalAttention(packed: heads, scale: 1 / Float(dh).squareRoot())
         return proj(y.permuted([0, 2, 1, 3]).reshaped([b, t, c]))
     }
 }

@@ -108,6 +108,17 @@ import _TestSupport
             #expect(gradientCheck([Self.r([6, 3], 1)]) { Tensor.embedding([1, 5, 1, 0], shape: [2, 2], weight: $0[0]) } == nil)
             let q = Self.r([2, 2, 5, 3], 1), k = Self.r([2, 2, 5, 3], 2), v = Self.r([2, 2, 5, 3], 3)
             #expect(gradientCheck([q, k, v]) { Tensor.causalAttention(q: $0[0], k: $0[1], v: $0[2], scale: 0.6) } == nil)
+            #expect(gradientCheck([Self.r([3, 2, 2, 5, 3], 4)]) { Tensor.causalAttention(packed: $0[0], scale: 0.6) } == nil)
+            // Packed and separate q, k, v: the same output and the same gradients, slab by slab.
+            let packed = Tensor.concat([q, k, v].map { $0.reshaped([1, 2, 2, 5, 3]) }, axis: 0).requiringGrad()
+            let (qs, ks, vs) = (q.requiringGrad(), k.requiringGrad(), v.requiringGrad())
+            let w = Self.r([2, 2, 5, 3], 5)
+            let yPacked = Tensor.causalAttention(packed: packed, scale: 0.6)
+            let ySplit = Tensor.causalAttention(q: qs, k: ks, v: vs, scale: 0.6)
+            #expect(yPacked.scalars == ySplit.scalars, "\(b)")
+            (yPacked * w).sum().backward()
+            (ySplit * w).sum().backward()
+            #expect(packed.grad!.scalars == qs.grad!.scalars + ks.grad!.scalars + vs.grad!.scalars, "\(b)")
         }
     }
 }
