@@ -168,15 +168,10 @@ public final class Adam: Optimizer {
                         v.withUnsafeMutableBufferPointer { v in
                             vmax.withUnsafeMutableBufferPointer { vm in
                                 p.withMutableValues { w in
-                                    for i in 0..<w.count {
-                                        var gi = g[i]
-                                        if decoupled { w[i] *= 1 - lr * wd } else { gi += wd * w[i] }
-                                        m[i] = b1 * m[i] + (1 - b1) * gi
-                                        v[i] = b2 * v[i] + (1 - b2) * gi * gi
-                                        var vi = v[i]
-                                        if ams { vm[i] = Swift.max(vm[i], v[i]); vi = vm[i] }
-                                        w[i] -= stepSize * m[i] / (vi.squareRoot() / bc2Sqrt + eps)
-                                    }
+                                    Self.update(w: w.baseAddress!, g: g.baseAddress!, m: m.baseAddress!, v: v.baseAddress!,
+                                                vmax: ams ? vm.baseAddress! : nil, count: w.count,
+                                                constants: .init(lr: lr, wd: wd, b1: b1, b2: b2, eps: eps, stepSize: stepSize,
+                                                                 bc2Sqrt: bc2Sqrt, decoupled: decoupled))
                                 }
                             }
                         }
@@ -186,6 +181,45 @@ public final class Adam: Optimizer {
                 store.slots["\(name).exp_avg_sq"] = v
                 if amsgrad { store.slots["\(name).max_exp_avg_sq"] = vmax }
             }
+        }
+    }
+
+    struct Constants { let lr, wd, b1, b2, eps, stepSize, bc2Sqrt: Float; let decoupled: Bool }
+
+    /// One Adam step over a parameter buffer, as torch.optim.Adam(W):
+    /// g ← g + λw (Adam) or w ← w(1 − lr·λ) (AdamW); m ← β₁m + (1 − β₁)g;
+    /// v ← β₂v + (1 − β₂)g²; v̂ = max(v̂, v) with AMSGrad;
+    /// w ← w − (lr/(1 − β₁ᵗ))·m / (√v / √(1 − β₂ᵗ) + ε).
+    /// Eight lanes at a time (the same operations, in the same order, as the
+    /// scalar tail, so every element rounds identically).
+    static func update(w: UnsafeMutablePointer<Float>, g: UnsafePointer<Float>, m: UnsafeMutablePointer<Float>,
+                       v: UnsafeMutablePointer<Float>, vmax: UnsafeMutablePointer<Float>?, count: Int, constants c: Constants) {
+        typealias V = SIMD8<Float>
+        @inline(__always) func load(_ p: UnsafePointer<Float>, _ i: Int) -> V { UnsafeRawPointer(p + i).loadUnaligned(as: V.self) }
+        @inline(__always) func store(_ x: V, _ p: UnsafeMutablePointer<Float>, _ i: Int) {
+            UnsafeMutableRawPointer(p + i).storeBytes(of: x, as: V.self)
+        }
+        let decay = 1 - c.lr * c.wd, oneMinusB1 = 1 - c.b1, oneMinusB2 = 1 - c.b2
+        var i = 0
+        if vmax == nil {
+            while i + 8 <= count {
+                var gi = load(g, i), wi = load(w, i)
+                if c.decoupled { wi *= decay } else { gi += c.wd * wi }
+                let mi = c.b1 * load(m, i) + oneMinusB1 * gi
+                let vi = c.b2 * load(v, i) + oneMinusB2 * gi * gi
+                wi -= c.stepSize * mi / (vi.squareRoot() / c.bc2Sqrt + c.eps)
+                store(mi, m, i); store(vi, v, i); store(wi, w, i)
+                i += 8
+            }
+        }
+        for i in i..<count {
+            var gi = g[i]
+            if c.decoupled { w[i] *= decay } else { gi += c.wd * w[i] }
+            m[i] = c.b1 * m[i] + oneMinusB1 * gi
+            v[i] = c.b2 * v[i] + oneMinusB2 * gi * gi
+            var vi = v[i]
+            if let vmax { vmax[i] = Swift.max(vmax[i], v[i]); vi = vmax[i] }
+            w[i] -= c.stepSize * m[i] / (vi.squareRoot() / c.bc2Sqrt + c.eps)
         }
     }
 
