@@ -183,18 +183,20 @@ enum Kernels {
 
     /// Reduces x [length, inner] along its first axis into out [inner].
     @inline(__always)
-    static func reduce(_ op: ReduceOp, _ x: UnsafePointer<Float>, length: Int, inner: Int,
+    /// Reduces x [length, inner] (rows `rowStride` apart, default `inner`) over its first axis.
+    static func reduce(_ op: ReduceOp, _ x: UnsafePointer<Float>, length: Int, inner: Int, rowStride: Int? = nil,
                        _ out: UnsafeMutablePointer<Float>, _ argmax: UnsafeMutablePointer<Int32>?) {
+        let stride = rowStride ?? inner
         switch op {
         case .sum, .mean:
-            if inner == 1 {
+            if inner == 1 && stride == 1 {
                 out[0] = sum(x, length)
             } else if length == 0 {
                 out.update(repeating: 0, count: inner)
             } else {
                 out.update(from: x, count: inner)
                 for l in 1..<length {
-                    let row = x + l * inner
+                    let row = x + l * stride
                     for j in 0..<inner { out[j] += row[j] }
                 }
             }
@@ -207,13 +209,50 @@ enum Kernels {
                 // The first maximal element wins; a NaN propagates.
                 var best = length > 0 ? x[j] : -Float.infinity, at = 0
                 for l in 1..<Swift.max(length, 1) {
-                    let v = x[l * inner + j]
+                    let v = x[l * stride + j]
                     if v > best || (v.isNaN && !best.isNaN) { best = v; at = l }
                 }
                 out[j] = best
                 argmax?[j] = Int32(at)
             }
         }
+    }
+
+    @inline(__always)
+    static func load(_ p: UnsafePointer<Float>, _ i: Int) -> SIMD8<Float> {
+        UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self)
+    }
+
+    /// Σ a[i]·b[i] (eight partial sums).
+    static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+        var acc = SIMD8<Float>()
+        var i = 0
+        while i + 8 <= n { acc += load(a, i) * load(b, i); i += 8 }
+        var s = acc.sum()
+        while i < n { s += a[i] * b[i]; i += 1 }
+        return s
+    }
+
+    /// Σ (x[i] − c)² (eight partial sums).
+    static func sumOfSquares(_ x: UnsafePointer<Float>, minus c: Float, _ n: Int) -> Float {
+        var acc = SIMD8<Float>()
+        let cv = SIMD8<Float>(repeating: c)
+        var i = 0
+        while i + 8 <= n { let d = load(x, i) - cv; acc += d * d; i += 8 }
+        var s = acc.sum()
+        while i < n { let d = x[i] - c; s += d * d; i += 1 }
+        return s
+    }
+
+    /// The largest of x[0..<n], skipping NaN (−∞ when n = 0 or all are NaN).
+    static func maximum(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
+        var acc = SIMD8<Float>(repeating: -.infinity)
+        var i = 0
+        while i + 8 <= n { let v = load(x, i); acc.replace(with: v, where: v .> acc); i += 8 }
+        var m = -Float.infinity
+        for j in 0..<8 where acc[j] > m { m = acc[j] }
+        while i < n { if x[i] > m { m = x[i] }; i += 1 }
+        return m
     }
 
     /// Σ x[i] with eight independent accumulators (vectorises; rounding differs
@@ -267,8 +306,7 @@ enum Kernels {
     /// rest get 0 (log: −∞).
     @inline(__always)
     static func softmaxRow(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, visible: Int, cols: Int, log: Bool) {
-        var m = -Float.infinity
-        for j in 0..<visible where x[j] > m { m = x[j] }
+        let m = maximum(x, visible)
         expLoop(x, y, visible, minus: m)
         let s = sum(y, visible)
         if log {
@@ -286,12 +324,11 @@ enum Kernels {
     static func softmaxBackwardRow(_ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
                                    cols: Int, log: Bool) {
         if log {
-            var s: Float = 0
-            for j in 0..<cols { s += dy[j] }
-            for j in 0..<cols { dx[j] = dy[j] - Foundation.exp(y[j]) * s }
+            let s = sum(dy, cols)
+            expLoop(y, dx, cols)
+            for j in 0..<cols { dx[j] = dy[j] - dx[j] * s }
         } else {
-            var s: Float = 0
-            for j in 0..<cols { s += dy[j] * y[j] }
+            let s = dot(dy, y, cols)
             for j in 0..<cols { dx[j] = y[j] * (dy[j] - s) }
         }
     }
@@ -303,8 +340,7 @@ enum Kernels {
                              _ y: UnsafeMutablePointer<Float>, _ mean: inout Float, _ rstd: inout Float,
                              cols: Int, eps: Float) {
         let mu = sum(x, cols) / Float(cols)
-        var v: Float = 0
-        for j in 0..<cols { let d = x[j] - mu; v += d * d }
+        let v = sumOfSquares(x, minus: mu, cols)
         let r = 1 / (v / Float(cols) + eps).squareRoot()
         mean = mu; rstd = r
         switch (w, b) {
@@ -320,20 +356,35 @@ enum Kernels {
     static func layerNormBackwardRow(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>?, _ mean: Float, _ rstd: Float,
                                      _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>?,
                                      _ dw: UnsafeMutablePointer<Float>?, _ db: UnsafeMutablePointer<Float>?, cols: Int) {
-        var gMean: Float = 0, gxMean: Float = 0
-        for j in 0..<cols {
-            let xh = (x[j] - mean) * rstd
-            let g = dy[j] * (w?[j] ?? 1)
-            gMean += g; gxMean += g * xh
-            if let dw { dw[j] += dy[j] * xh }
-            if let db { db[j] += dy[j] }
+        if dw != nil || db != nil {
+            for j in 0..<cols {
+                if let dw { dw[j] += dy[j] * (x[j] - mean) * rstd }
+                if let db { db[j] += dy[j] }
+            }
         }
         guard let dx else { return }
+        // Σg and Σg·x̂ with eight partial sums each (g = dy⊙w, x̂ = (x − mean)·rstd).
+        typealias V = SIMD8<Float>
+        let meanV = V(repeating: mean), rstdV = V(repeating: rstd)
+        var gAcc = V(), gxAcc = V()
+        var j = 0
+        while j + 8 <= cols {
+            let xh = (load(x, j) - meanV) * rstdV
+            let g = w.map { load(dy, j) * load($0, j) } ?? load(dy, j)
+            gAcc += g; gxAcc += g * xh
+            j += 8
+        }
+        var gMean = gAcc.sum(), gxMean = gxAcc.sum()
+        while j < cols {
+            let xh = (x[j] - mean) * rstd, g = dy[j] * (w?[j] ?? 1)
+            gMean += g; gxMean += g * xh
+            j += 1
+        }
         gMean /= Float(cols); gxMean /= Float(cols)
-        for j in 0..<cols {
-            let xh = (x[j] - mean) * rstd
-            let g = dy[j] * (w?[j] ?? 1)
-            dx[j] = rstd * (g - gMean - xh * gxMean)
+        if let w {
+            for j in 0..<cols { dx[j] = rstd * (dy[j] * w[j] - gMean - (x[j] - mean) * rstd * gxMean) }
+        } else {
+            for j in 0..<cols { dx[j] = rstd * (dy[j] - gMean - (x[j] - mean) * rstd * gxMean) }
         }
     }
 
@@ -342,8 +393,7 @@ enum Kernels {
     /// Returns logsumexp(x) − x[t] (0 if t < 0) and writes softmax(x) to p.
     @inline(__always)
     static func crossEntropyRow(_ x: UnsafePointer<Float>, _ t: Int, _ p: UnsafeMutablePointer<Float>, cols: Int) -> Float {
-        var m = -Float.infinity
-        for j in 0..<cols where x[j] > m { m = x[j] }
+        let m = maximum(x, cols)
         expLoop(x, p, cols, minus: m)
         let s = sum(p, cols)
         let inv = 1 / s

@@ -81,6 +81,15 @@ public class SwiftKernels: @unchecked Sendable {
 
     public func reduce(_ op: ReduceOp, _ x: UnsafePointer<Float>, outer: Int, length: Int, inner: Int,
                        _ out: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>?) {
+        if outer < threads && inner >= 64 {   // e.g. a bias gradient: threads take column ranges
+            for o in 0..<outer {
+                let xo = x + o * length * inner, oo = out + o * inner, ao = argmax.map { $0 + o * inner }
+                chunked(inner, cost: length) { lo, hi in
+                    Kernels.reduce(op, xo + lo, length: length, inner: hi - lo, rowStride: inner, oo + lo, ao.map { $0 + lo })
+                }
+            }
+            return
+        }
         chunked(outer, cost: length * inner) { lo, hi in
             for o in lo..<hi {
                 Kernels.reduce(op, x + o * length * inner, length: length, inner: inner,
@@ -147,7 +156,7 @@ public class SwiftKernels: @unchecked Sendable {
                                   dweight: UnsafeMutablePointer<Float>?, dbias: UnsafeMutablePointer<Float>?,
                                   rows: Int, cols: Int) {
         // dx rows are independent: split them across threads. The parameter
-        // gradients accumulate across rows, so they are summed on one thread.
+        // gradients accumulate across rows: threads take column ranges.
         if let dx {
             chunked(rows, cost: cols * 8) { lo, hi in
                 for r in lo..<hi {
@@ -157,10 +166,12 @@ public class SwiftKernels: @unchecked Sendable {
             }
         }
         guard dweight != nil || dbias != nil else { return }
-        for r in 0..<rows {
-            let xr = x + r * cols, g = dy + r * cols, mu = mean[r], rs = rstd[r]
-            if let dweight { for j in 0..<cols { dweight[j] += g[j] * (xr[j] - mu) * rs } }
-            if let dbias { for j in 0..<cols { dbias[j] += g[j] } }
+        chunked(cols, cost: rows * 4) { lo, hi in
+            for r in 0..<rows {
+                let xr = x + r * cols, g = dy + r * cols, mu = mean[r], rs = rstd[r]
+                if let dweight { for j in lo..<hi { dweight[j] += g[j] * (xr[j] - mu) * rs } }
+                if let dbias { for j in lo..<hi { dbias[j] += g[j] } }
+            }
         }
     }
 
