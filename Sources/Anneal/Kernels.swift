@@ -183,20 +183,18 @@ enum Kernels {
 
     /// Reduces x [length, inner] along its first axis into out [inner].
     @inline(__always)
-    /// Reduces x [length, inner] (rows `rowStride` apart, default `inner`) over its first axis.
-    static func reduce(_ op: ReduceOp, _ x: UnsafePointer<Float>, length: Int, inner: Int, rowStride: Int? = nil,
+    static func reduce(_ op: ReduceOp, _ x: UnsafePointer<Float>, length: Int, inner: Int,
                        _ out: UnsafeMutablePointer<Float>, _ argmax: UnsafeMutablePointer<Int32>?) {
-        let stride = rowStride ?? inner
         switch op {
         case .sum, .mean:
-            if inner == 1 && stride == 1 {
+            if inner == 1 {
                 out[0] = sum(x, length)
             } else if length == 0 {
                 out.update(repeating: 0, count: inner)
             } else {
                 out.update(from: x, count: inner)
                 for l in 1..<length {
-                    let row = x + l * stride
+                    let row = x + l * inner
                     for j in 0..<inner { out[j] += row[j] }
                 }
             }
@@ -209,7 +207,7 @@ enum Kernels {
                 // The first maximal element wins; a NaN propagates.
                 var best = length > 0 ? x[j] : -Float.infinity, at = 0
                 for l in 1..<Swift.max(length, 1) {
-                    let v = x[l * stride + j]
+                    let v = x[l * inner + j]
                     if v > best || (v.isNaN && !best.isNaN) { best = v; at = l }
                 }
                 out[j] = best

@@ -81,15 +81,6 @@ public class SwiftKernels: @unchecked Sendable {
 
     public func reduce(_ op: ReduceOp, _ x: UnsafePointer<Float>, outer: Int, length: Int, inner: Int,
                        _ out: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>?) {
-        if outer < threads && inner >= 64 {   // e.g. a bias gradient: threads take column ranges
-            for o in 0..<outer {
-                let xo = x + o * length * inner, oo = out + o * inner, ao = argmax.map { $0 + o * inner }
-                chunked(inner, cost: length) { lo, hi in
-                    Kernels.reduce(op, xo + lo, length: length, inner: hi - lo, rowStride: inner, oo + lo, ao.map { $0 + lo })
-                }
-            }
-            return
-        }
         chunked(outer, cost: length * inner) { lo, hi in
             for o in lo..<hi {
                 Kernels.reduce(op, x + o * length * inner, length: length, inner: inner,
