@@ -13,14 +13,11 @@ public final class OpenBLASBackend: SwiftKernels, Backend, @unchecked Sendable {
     /// OpenBLAS's kernel family for this CPU (`openblas_get_corename`), e.g. "Haswell".
     public static var coreName: String { String(cString: openblas_get_corename()) }
 
-    /// A backend using `threads` threads (OpenBLAS's pool and the Swift kernels).
+    /// A backend using `threads` threads: the shared worker pool splits GEMMs
+    /// into bands and runs OpenBLAS single-threaded on each.
     public init(threads: Int) {
         super.init(threads: threads, parallelThreshold: 1 << 15)
-        openblas_set_num_threads(Int32(threads))
-    }
-
-    public override var threads: Int {
-        didSet { openblas_set_num_threads(Int32(max(1, threads))) }
+        openblas_set_num_threads(1)
     }
 
     public func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
@@ -36,29 +33,39 @@ public final class OpenBLASBackend: SwiftKernels, Backend, @unchecked Sendable {
             return
         }
         let ta = transA ? CblasTrans : CblasNoTrans, tb = transB ? CblasTrans : CblasNoTrans
-        let one: (Int) -> Void = { i in
-            cblas_sgemm(CblasRowMajor, ta, tb, /* m= */ Int32(m), /* n= */ Int32(n), /* k= */ Int32(k),
-                        /* alpha= */ alpha, /* a= */ a + i * strideA, /* lda= */ Int32(lda),
-                        /* b= */ b + i * strideB, /* ldb= */ Int32(ldb),
-                        /* beta= */ beta, /* c= */ c + i * strideC, /* ldc= */ Int32(ldc))
+        // C[rows, cols] (a block of rows or of columns of item i) with OpenBLAS single-threaded.
+        let block: (_ i: Int, _ rows: Range<Int>, _ cols: Range<Int>) -> Void = { i, rows, cols in
+            let ai = a + i * strideA + (transA ? rows.lowerBound : rows.lowerBound * lda)
+            let bi = b + i * strideB + (transB ? cols.lowerBound * ldb : cols.lowerBound)
+            cblas_sgemm(CblasRowMajor, ta, tb, /* m= */ Int32(rows.count), /* n= */ Int32(cols.count), /* k= */ Int32(k),
+                        /* alpha= */ alpha, /* a= */ ai, /* lda= */ Int32(lda), /* b= */ bi, /* ldb= */ Int32(ldb),
+                        /* beta= */ beta, /* c= */ c + i * strideC + rows.lowerBound * ldc + cols.lowerBound,
+                        /* ldc= */ Int32(ldc))
         }
-        // Many small products (attention heads): split the batch across our
-        // threads with OpenBLAS single-threaded inside, instead of letting
-        // OpenBLAS thread each tiny call.
-        if batch >= threads && threads > 1 && m * n * k <= Self.smallGemm {
-            openblas_set_num_threads(1)
-            let parts = threads
-            withoutActuallyEscaping(one) { one in
-                let box = UncheckedBox(one)
-                DispatchQueue.concurrentPerform(iterations: parts) { p in
-                    for i in (batch * p / parts)..<(batch * (p + 1) / parts) { box.value(i) }
-                }
+        // All threading is ours (OpenBLAS runs at one thread), on the pool the
+        // other kernels use: no second pool competing for the cores.
+        // Many small products (attention heads): threads take shares of the batch.
+        let parts = threads
+        if batch >= parts && parts > 1 && m * n * k <= Self.smallGemm {
+            WorkerPool.shared.run(parts: parts) { p in
+                for i in (batch * p / parts)..<(batch * (p + 1) / parts) { block(i, 0..<m, 0..<n) }
             }
-            openblas_set_num_threads(Int32(threads))
-        } else {
-            for i in 0..<batch { one(i) }
+            return
+        }
+        // Larger products: threads take bands of the longer side of C.
+        for i in 0..<batch {
+            if parts < 2 || m * n * k < Self.splitGemm {
+                block(i, 0..<m, 0..<n)
+            } else if m >= n {
+                WorkerPool.shared.run(parts: parts) { p in block(i, (m * p / parts)..<(m * (p + 1) / parts), 0..<n) }
+            } else {
+                WorkerPool.shared.run(parts: parts) { p in block(i, 0..<m, (n * p / parts)..<(n * (p + 1) / parts)) }
+            }
         }
     }
+
+    /// m·n·k from which one product is split into bands across threads.
+    static let splitGemm = 1 << 18
 
     /// m·n·k at or below which a batched GEMM is split across threads by batch item.
     static let smallGemm = 128 * 128 * 128
@@ -93,13 +100,15 @@ public final class OpenBLASBackend: SwiftKernels, Backend, @unchecked Sendable {
 
 /// Raw OpenBLAS entry points for baselines (benchmarks compare against these).
 public enum RawBLAS {
-    /// Row-major cblas_sgemm with no transposes: C = A·B.
+    /// Row-major cblas_sgemm with no transposes, C = A·B, threaded by
+    /// OpenBLAS's own pool with `threads` threads (the backend keeps OpenBLAS
+    /// at one thread otherwise).
     public static func sgemm(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
-                             c: UnsafeMutablePointer<Float>) {
+                             c: UnsafeMutablePointer<Float>, threads: Int = 1) {
+        if threads > 1 { openblas_set_num_threads(Int32(threads)) }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k),
                     1, a, Int32(k), b, Int32(n), 0, c, Int32(n))
+        if threads > 1 { openblas_set_num_threads(1) }
     }
-    /// Sets OpenBLAS's thread count.
-    public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(n)) }
 }
 #endif

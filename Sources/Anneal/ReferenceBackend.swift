@@ -38,11 +38,8 @@ public final class ReferenceBackend: SwiftKernels, Backend, @unchecked Sendable 
         // Many small products: one thread per share of the batch.
         if batch >= threads && threads > 1 && m * n * k <= 128 * 128 * 128 {
             let parts = threads
-            withoutActuallyEscaping(one) { one in
-                let box = UncheckedBox(one)
-                DispatchQueue.concurrentPerform(iterations: parts) { p in
-                    for i in (batch * p / parts)..<(batch * (p + 1) / parts) { box.value(i, 1) }
-                }
+            WorkerPool.shared.run(parts: parts) { p in
+                for i in (batch * p / parts)..<(batch * (p + 1) / parts) { one(i, 1) }
             }
         } else {
             for i in 0..<batch { one(i, threads) }

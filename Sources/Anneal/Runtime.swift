@@ -68,6 +68,15 @@ public enum Runtime {
         }
     }
 
+    /// Runs `body(p)` for every p in 0..<parts, at the same time on the
+    /// shared worker pool (the calling thread runs part 0). Parts must touch
+    /// disjoint memory and must not wait on each other: when the pool is
+    /// already running a region (another thread's, or this call is nested in
+    /// a part) the parts run one after another on the calling thread.
+    public static func parallel(parts: Int, _ body: (Int) -> Void) {
+        WorkerPool.shared.run(parts: parts, body)
+    }
+
     // MARK: Gradient mode
 
     @TaskLocal static var gradDisabled = false

@@ -24,13 +24,7 @@ public class SwiftKernels: @unchecked Sendable {
     final func chunked(_ count: Int, cost: Int = 1, _ body: (Int, Int) -> Void) {
         let parts = (threads > 1 && count * cost >= parallelThreshold) ? min(threads, count) : 1
         if parts <= 1 { body(0, count); return }
-        withoutActuallyEscaping(body) { body in
-            let box = UncheckedBox(body)
-            DispatchQueue.concurrentPerform(iterations: parts) { p in
-                let lo = count * p / parts, hi = count * (p + 1) / parts
-                box.value(lo, hi)
-            }
-        }
+        WorkerPool.shared.run(parts: parts) { p in body(count * p / parts, count * (p + 1) / parts) }
     }
 
     // MARK: Unary
@@ -176,8 +170,8 @@ public class SwiftKernels: @unchecked Sendable {
     }
 }
 
-/// Lets a non-Sendable value cross into `concurrentPerform`; the caller
-/// guarantees the threads touch disjoint memory.
+/// Lets a non-Sendable value cross to worker threads; the caller guarantees
+/// the threads touch disjoint memory.
 struct UncheckedBox<T>: @unchecked Sendable {
     let value: T
     init(_ value: T) { self.value = value }

@@ -101,7 +101,7 @@ struct BenchCommand: ParsableCommand {
                 defer { c.deallocate() }
                 variants.append(("cblas", {
                     a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in
-                        RawBLAS.sgemm(m: n, n: n, k: n, a: pa.baseAddress!, b: pb.baseAddress!, c: c)
+                        RawBLAS.sgemm(m: n, n: n, k: n, a: pa.baseAddress!, b: pb.baseAddress!, c: c, threads: threads)
                     } }
                 }))
                 #endif
