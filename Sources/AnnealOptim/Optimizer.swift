@@ -148,16 +148,24 @@ public final class Adam: Optimizer {
                   weightDecay: weightDecay, amsgrad: amsgrad)
     }
 
+    /// Each parameter counts its own steps for the bias corrections (as
+    /// torch.optim keeps `state[p]["step"]`), so a parameter unfrozen late
+    /// starts with t = 1 like a fresh optimizer would. The count is saved as
+    /// the slot "name.step"; a state without it (older checkpoints) continues
+    /// from the global count.
     public func step() {
         stepCount += 1
-        let t = Float(stepCount)
-        let bc1 = 1 - Foundation.pow(beta1, t), bc2 = 1 - Foundation.pow(beta2, t)
-        let bc2Sqrt = bc2.squareRoot()
         for group in groups {
             let lr = group.learningRate, wd = group.weightDecay ?? weightDecay
-            let stepSize = lr / bc1
             for (name, p) in group.parameters {
                 guard let grad = p.grad else { continue }
+                let t: Int
+                if let saved = store.slots["\(name).step"] { t = Int(saved.item()) + 1 }
+                else if store.slots["\(name).exp_avg"] != nil { t = stepCount }
+                else { t = 1 }
+                store.slots["\(name).step"] = Tensor([Float(t)])
+                let bc1 = 1 - Foundation.pow(beta1, Float(t)), bc2 = 1 - Foundation.pow(beta2, Float(t))
+                let bc2Sqrt = bc2.squareRoot(), stepSize = lr / bc1
                 var m = store.get("\(name).exp_avg", like: p), v = store.get("\(name).exp_avg_sq", like: p)
                 var vmax = amsgrad ? store.get("\(name).max_exp_avg_sq", like: p) : Tensor.zeros([0])
                 store.slots["\(name).exp_avg"] = nil; store.slots["\(name).exp_avg_sq"] = nil
@@ -228,7 +236,7 @@ public final class Adam: Optimizer {
     public func loadStateDict(_ state: [String: Tensor]) throws {
         var expected: [(String, [Int])] = []
         for g in groups { for (name, p) in g.parameters {
-            expected += [("\(name).exp_avg", p.shape), ("\(name).exp_avg_sq", p.shape)]
+            expected += [("\(name).exp_avg", p.shape), ("\(name).exp_avg_sq", p.shape), ("\(name).step", [1])]
             if amsgrad { expected.append(("\(name).max_exp_avg_sq", p.shape)) }
         } }
         try store.load(state, expected: expected)

@@ -38,7 +38,7 @@ import _TestSupport
         }
         #expect(after["4.weight"]!.scalars != before["4.weight"]!.scalars)
         let stateFor4 = opt.stateDict().keys.filter { $0.hasPrefix("4.") }
-        #expect(stateFor4.count == (kind == "sgd" ? 2 : 4))
+        #expect(stateFor4.count == (kind == "sgd" ? 2 : 6))   // Adam: exp_avg, exp_avg_sq, step per tensor
     }
 
     /// Discriminative groups become parameter groups; under gradual unfreezing a
@@ -64,5 +64,29 @@ import _TestSupport
         }
         #expect(firstMoved["6.weight"] == 0 && firstMoved["4.weight"] == 2 && firstMoved["2.weight"] == 4 && firstMoved["0.weight"] == 6)
         #expect(opt.stateDict().keys.contains("0.weight.momentum_buffer"))
+    }
+
+    /// Adam counts steps per parameter (as torch.optim does): a layer unfrozen
+    /// after two steps takes exactly the update a fresh AdamW gives it (bias
+    /// corrections with t = 1, 2, …), not one corrected with the global count.
+    @Test func lateUnfrozenParameterStartsItsOwnStepCount() {
+        GlobalRandom.seed(35)
+        let model = Sequential.mlp([5, 6, 3])
+        let x = Tensor.randn([7, 5], seed: 36), targets = (0..<7).map { $0 % 3 }
+        let loss = { Tensor.crossEntropy(model(x), targets: targets) }
+        _ = model.freeze(["0.*"])
+        let shared = AdamW(parameters: model.namedParameters(), learningRate: 0.05)
+        for _ in 0..<2 { shared.zeroGrad(); loss().backward(); shared.step() }
+        _ = model.unfreeze(["0.*"])
+        #expect(shared.stateDict()["2.weight.step"]?.scalars == [2] && shared.stateDict()["0.weight.step"] == nil)
+        // From here the same model state goes two ways: the shared optimizer, and a fresh one for layer 0.
+        let start = model.stateDict()
+        shared.zeroGrad(); loss().backward(); shared.step()
+        let viaShared = model.stateDict()["0.weight"]!.scalars
+        #expect(shared.stateDict()["0.weight.step"]?.scalars == [1] && shared.stateDict()["2.weight.step"]?.scalars == [3])
+        _ = try! model.update(parameters: start)
+        let fresh = AdamW(parameters: model.namedParameters().filter { $0.0.hasPrefix("0.") }, learningRate: 0.05)
+        fresh.zeroGrad(); loss().backward(); fresh.step()
+        #expect(viaShared == model.stateDict()["0.weight"]!.scalars)
     }
 }
