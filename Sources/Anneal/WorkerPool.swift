@@ -50,7 +50,13 @@ final class WorkerPool: @unchecked Sendable {
             if sleepers > 0 { sleep.broadcast() }
             sleep.unlock()
             body(0)
-            while pending.load(ordering: .acquiring) > 0 {}
+            // Spin for the other parts; past a few thousand tries, yield so that a
+            // worker waiting for a core (more threads than cores) gets one.
+            var tries = 0
+            while pending.load(ordering: .acquiring) > 0 {
+                tries += 1
+                if tries > 4096 { sched_yield() }
+            }
             job = nil
         }
         busy.store(false, ordering: .releasing)
