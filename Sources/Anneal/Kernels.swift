@@ -362,7 +362,6 @@ enum Kernels {
         }
         guard let dx else { return }
         // Σg and Σg·x̂ with eight partial sums each (g = dy⊙w, x̂ = (x − mean)·rstd).
-        typealias V = SIMD8<Float>
         let meanV = V(repeating: mean), rstdV = V(repeating: rstd)
         var gAcc = V(), gxAcc = V()
         var j = 0

@@ -52,7 +52,7 @@ public final class Storage: @unchecked Sendable {
 /// Buffers of at least `minimumBytes` are rounded up to a whole number of
 /// pages and, when freed, kept for the next request of the same rounded size
 /// (a reused buffer is not zeroed, like `malloc`'s). At most `limitBytes` are
-/// kept; beyond that the oldest-size entries are freed. The limit is
+/// kept; beyond that cached buffers (of any size) are freed to make room. The limit is
 /// `ANNEAL_POOL_BYTES` (0 turns the pool off), else an eighth of physical
 /// memory capped at 4 GiB. Smaller buffers go straight to `posix_memalign`.
 public final class BufferPool: @unchecked Sendable {
