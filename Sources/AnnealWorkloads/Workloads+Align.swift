@@ -8,9 +8,6 @@ import AnnealNN
 import AnnealOptim
 
 extension Workload {
-    /// The W2 GPT: V 65, T 64, d 128, L 4, h 4.
-    static let alignGPTConfig = GPTConfig(vocabularySize: 65, contextLength: 64, dimensions: 128, layerCount: 4, headCount: 4)
-
     /// 16 pairs of prompt 32 + completion 32 random tokens (rows 0–15 chosen,
     /// 16–31 rejected, as the PyTorch script's `ids[:16]`, `ids[16:]`).
     static func alignPairs(seed: UInt64) -> PreferenceExamples {
@@ -38,14 +35,14 @@ extension Workload {
         let ref = Tensor.randn([32], generator: &rng).scalars
         let cache = ReferenceLogProbs(first: Array(ref[..<16]), second: Array(ref[16...]),
                                       dataFingerprint: examples.fingerprint, modelFingerprint: 0)
-        let policy = GPT(alignGPTConfig)
+        let policy = GPT(gptConfig)
         let trainer = DPOTrainer(policy: policy, examples: examples, objective: .pairwise(PreferenceLoss([.sigmoid], beta: 0.1)),
                                  reference: .cached(cache), optimizer: AdamW(parameters: policy.trainableParameters(), learningRate: 1e-5))
         let all = Array(0..<16)
         let dpo = Workload(name: "W3", itemsPerStep: 16, warmup: 3, reps: 20) {
             (try? trainer.step(all))?.loss ?? .nan
         }
-        let plainModel = GPT(alignGPTConfig)
+        let plainModel = GPT(gptConfig)
         let plainOpt = AdamW(parameters: plainModel.trainableParameters(), learningRate: 1e-5)
         let plain = Workload(name: "W3-plain", itemsPerStep: 16, warmup: 3, reps: 20) {
             plainOpt.zeroGrad()
@@ -60,7 +57,7 @@ extension Workload {
     /// W5: reward model = W2 backbone (no LM head) + Linear(128, 1) on the last
     /// token, Bradley–Terry on 16 pairs of length 64, AdamW(lr 1e-5).
     static func rewardWorkload() -> Workload? {
-        let model = RewardModel(backbone: GPT(alignGPTConfig))
+        let model = RewardModel(backbone: GPT(gptConfig))
         let trainer = RewardTrainer(model: model, optimizer: AdamW(parameters: model.trainableParameters(), learningRate: 1e-5))
         var rng = RandomGenerator(seed: 5)
         let rows = (0..<32).map { _ in (0..<64).map { _ in rng.nextInt(65) } }

@@ -48,9 +48,11 @@ public struct PhasedWorkload {
         }
     }
 
-    /// MLP with ReLU, cross-entropy, SGD(lr 0.01); as `Workload.mlpWorkload`.
-    static func mlp(_ name: String, sizes: [Int], batch: Int) -> PhasedWorkload {
+    /// MLP with ReLU, cross-entropy, SGD(lr 0.01) on seeded random data;
+    /// parameters matching `frozen` globs are frozen.
+    static func mlp(_ name: String, sizes: [Int], batch: Int, frozen: [String] = []) -> PhasedWorkload {
         let model = Sequential.mlp(sizes)
+        if !frozen.isEmpty { model.freeze(frozen) }
         let opt = SGD(parameters: model.trainableParameters(), learningRate: 0.01)
         var rng = RandomGenerator(seed: 1)
         let x = Tensor.randn([batch, sizes[0]], generator: &rng)
@@ -60,10 +62,9 @@ public struct PhasedWorkload {
         }
     }
 
-    /// Char GPT V65 T64 d128 L4 h4, batch 32, AdamW(lr 3e-4); as `Workload.gptWorkload`.
+    /// Char GPT V65 T64 d128 L4 h4 (`Workload.gptConfig`), batch 32, AdamW(lr 3e-4).
     static func gpt() -> PhasedWorkload {
-        let cfg = GPTConfig(vocabularySize: 65, contextLength: 64, dimensions: 128, layerCount: 4, headCount: 4)
-        let model = GPT(cfg)
+        let model = GPT(Workload.gptConfig)
         let opt = AdamW(parameters: model.trainableParameters(), learningRate: 3e-4)
         var rng = RandomGenerator(seed: 2)
         let x = (0..<(32 * 64)).map { _ in rng.nextInt(65) }, y = (0..<(32 * 64)).map { _ in rng.nextInt(65) }

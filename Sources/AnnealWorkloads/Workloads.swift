@@ -36,37 +36,25 @@ public struct Workload {
         return made
     }
 
+    /// The W2 GPT: V 65, T 64, d 128, L 4, h 4 (also W3's policy and W5's backbone).
+    static let gptConfig = GPTConfig(vocabularySize: 65, contextLength: 64, dimensions: 128, layerCount: 4, headCount: 4)
+
     /// MLP with ReLU, cross-entropy, SGD(lr 0.01); parameters matching `frozen` globs are frozen.
     static func mlpWorkload(_ name: String, sizes: [Int], batch: Int, reps: Int, warmup: Int,
                             frozen: [String] = []) -> Workload {
-        let model = Sequential.mlp(sizes)
-        if !frozen.isEmpty { model.freeze(frozen) }
-        let opt = SGD(parameters: model.trainableParameters(), learningRate: 0.01)
-        var rng = RandomGenerator(seed: 1)
-        let x = Tensor.randn([batch, sizes[0]], generator: &rng)
-        let y = (0..<batch).map { _ in rng.nextInt(sizes.last!) }
-        return Workload(name: name, itemsPerStep: batch, warmup: warmup, reps: reps) {
-            opt.zeroGrad()
-            let loss = Tensor.crossEntropy(model(x), targets: y)
-            loss.backward()
-            opt.step()
-            return loss.item()
-        }
+        plain(PhasedWorkload.mlp(name, sizes: sizes, batch: batch, frozen: frozen), warmup: warmup, reps: reps)
     }
 
     /// Char GPT V65 T64 d128 L4 h4, batch 32, AdamW(lr 3e-4).
-    static func gptWorkload() -> Workload {
-        let cfg = GPTConfig(vocabularySize: 65, contextLength: 64, dimensions: 128, layerCount: 4, headCount: 4)
-        let model = GPT(cfg)
-        let opt = AdamW(parameters: model.trainableParameters(), learningRate: 3e-4)
-        var rng = RandomGenerator(seed: 2)
-        let x = (0..<(32 * 64)).map { _ in rng.nextInt(65) }, y = (0..<(32 * 64)).map { _ in rng.nextInt(65) }
-        return Workload(name: "W2", itemsPerStep: 32 * 64, warmup: 3, reps: 20) {
-            opt.zeroGrad()
-            let logits = model(x, batch: 32)
-            let loss = Tensor.crossEntropy(logits.reshaped([-1, 65]), targets: y)
+    static func gptWorkload() -> Workload { plain(PhasedWorkload.gpt(), warmup: 3, reps: 20) }
+
+    /// The same model, optimizer, data and loss as `phased`, stepped without phase markers.
+    static func plain(_ phased: PhasedWorkload, warmup: Int, reps: Int) -> Workload {
+        Workload(name: phased.name, itemsPerStep: phased.itemsPerStep, warmup: warmup, reps: reps) {
+            phased.optimizer.zeroGrad()
+            let loss = phased.forward()
             loss.backward()
-            opt.step()
+            phased.optimizer.step()
             return loss.item()
         }
     }
